@@ -1,0 +1,1 @@
+"""Call analytics Lambda code: handlers -> logic -> adapters (see docs/architecture.md)."""

@@ -1,0 +1,35 @@
+"""Step Functions StartExecution with a deterministic name (the call id): a second start is harmless."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from call_analytics.adapters.aws_errors import error_code, translate
+
+
+class Workflow:
+    def __init__(self, state_machine_arn: str, client: Any):
+        self.state_machine_arn = state_machine_arn
+        self.client = client
+
+    def start(self, name: str, state: dict[str, Any]) -> tuple[str, bool]:
+        """Returns (execution_arn, started_now). An execution of that name already existing -> started_now False."""
+        try:
+            response = self.client.start_execution(
+                stateMachineArn=self.state_machine_arn, name=name, input=json.dumps(state)
+            )
+        except ClientError as exc:
+            if error_code(exc) == "ExecutionAlreadyExists":
+                return self.execution_arn(name), False
+            raise translate(exc, "StartExecution") from None
+        except BotoCoreError as exc:
+            raise translate(exc, "StartExecution") from None
+        return response["executionArn"], True
+
+    def execution_arn(self, name: str) -> str:
+        # arn:aws:states:region:account:stateMachine:Name -> arn:aws:states:region:account:execution:Name:name
+        parts = self.state_machine_arn.split(":")
+        return ":".join(parts[:5] + ["execution", parts[6], name]) if len(parts) >= 7 else name

@@ -1,0 +1,1 @@
+"""LLM analyses (plain Python, no AWS): request building, tolerant parsing, validation, repair."""

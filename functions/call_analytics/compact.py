@@ -1,0 +1,82 @@
+"""The compact transcript rendering for the LLM (docs/architecture.md):
+
+    Transcript (one line per utterance: [start-end seconds] speaker: text):
+    [12.4-17.9] A: Thanks for calling Northwind, this is Dana.
+
+Built from utterances; without them (no speaker labels) words are grouped into sentence-like lines.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+COMPACT_HEADER = "Transcript (one line per utterance: [start-end seconds] speaker: text):"
+UNKNOWN_SPEAKER = "Speaker"
+_SENTENCE_END = (".", "?", "!")
+_MAX_WORDS_PER_LINE = 40
+_PAUSE_MS = 1500
+
+
+def speaker_label(item: dict[str, Any], channel_names: dict[str, str] | None = None) -> str:
+    channel = item.get("channel")
+    if channel_names and channel is not None and str(channel) in channel_names:
+        return channel_names[str(channel)]
+    if item.get("speaker"):
+        return str(item["speaker"])
+    if channel is not None:
+        return f"Channel {channel}"
+    return UNKNOWN_SPEAKER
+
+
+def transcript_lines(transcript: dict[str, Any], channel_names: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    """[{start, end (seconds), speaker, text}] from utterances, else from words."""
+    utterances = transcript.get("utterances") or []
+    if utterances:
+        return [
+            {
+                "start": u["start"] / 1000,
+                "end": u["end"] / 1000,
+                "speaker": speaker_label(u, channel_names),
+                "text": (u.get("text") or "").strip(),
+            }
+            for u in utterances
+            if (u.get("text") or "").strip()
+        ]
+    return _group_words(transcript.get("words") or [], channel_names)
+
+
+def _group_words(words: list[dict[str, Any]], channel_names: dict[str, str] | None) -> list[dict[str, Any]]:
+    lines: list[dict[str, Any]] = []
+    current: list[dict[str, Any]] = []
+
+    def flush() -> None:
+        if current:
+            lines.append(
+                {
+                    "start": current[0]["start"] / 1000,
+                    "end": current[-1]["end"] / 1000,
+                    "speaker": speaker_label(current[0], channel_names),
+                    "text": " ".join(w["text"] for w in current),
+                }
+            )
+            current.clear()
+
+    for word in words:
+        if current and (
+            speaker_label(word, channel_names) != speaker_label(current[-1], channel_names)
+            or word["start"] - current[-1]["end"] > _PAUSE_MS
+        ):
+            flush()
+        current.append(word)
+        if word["text"].endswith(_SENTENCE_END) or len(current) >= _MAX_WORDS_PER_LINE:
+            flush()
+    flush()
+    return lines
+
+
+def render_compact(transcript: dict[str, Any], channel_names: dict[str, str] | None = None) -> str:
+    body = "\n".join(
+        f"[{line['start']:.1f}-{line['end']:.1f}] {line['speaker']}: {line['text']}"
+        for line in transcript_lines(transcript, channel_names)
+    )
+    return f"{COMPACT_HEADER}\n{body}\n"

@@ -1,0 +1,24 @@
+"""Step Functions task CheckTranscript: whole state in, `poll` out."""
+
+from __future__ import annotations
+
+from call_analytics import wiring
+from call_analytics.logic.check_transcript import check_transcript
+from call_analytics.models import CallState, dump
+from call_analytics.observability import logger, metrics, tracer
+from call_analytics.settings import CheckTranscriptSettings, load_settings
+
+
+@logger.inject_lambda_context(correlation_id_path="call_id", clear_state=True)
+@metrics.log_metrics
+@tracer.capture_lambda_handler(capture_response=False)
+def handler(event: dict, context) -> dict:
+    settings = load_settings(CheckTranscriptSettings)
+    state = CallState.model_validate(event)
+    poll = check_transcript(
+        state,
+        settings=settings,
+        aai=wiring.assemblyai_client(settings.ASSEMBLYAI_SECRET_ARN, settings.ASSEMBLYAI_API_BASE_URL, None),
+        calls=wiring.calls_table(settings.CALLS_TABLE),
+    )
+    return dump(poll)

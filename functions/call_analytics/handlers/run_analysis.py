@@ -1,0 +1,27 @@
+"""Step Functions Map item RunAnalysis: {call_id, profile, analysis} in, {analysis, valid, item_key} out."""
+
+from __future__ import annotations
+
+from call_analytics import wiring
+from call_analytics.logic.run_analysis import run_analysis
+from call_analytics.models import AnalysisTask, dump
+from call_analytics.observability import logger, metrics, tracer
+from call_analytics.settings import RunAnalysisSettings, load_settings
+
+
+@logger.inject_lambda_context(correlation_id_path="call_id", clear_state=True)
+@metrics.log_metrics
+@tracer.capture_lambda_handler(capture_response=False)
+def handler(event: dict, context) -> dict:
+    settings = load_settings(RunAnalysisSettings)
+    task = AnalysisTask.model_validate(event)
+    logger.append_keys(analysis=task.analysis)
+    ref = run_analysis(
+        task,
+        settings=settings,
+        aai=wiring.assemblyai_client(settings.ASSEMBLYAI_SECRET_ARN, None, settings.ASSEMBLYAI_LLM_BASE_URL),
+        store=wiring.results_store(),
+        calls=wiring.calls_table(settings.CALLS_TABLE),
+        profiles=wiring.profile_loader(settings.RECORDINGS_BUCKET, settings.PROFILES_PREFIX),
+    )
+    return dump(ref)

@@ -1,0 +1,69 @@
+"""fetch_transcript: store the transcript JSON + VTT, update the call record, decide which analyses run."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from call_analytics.analyses.catalog import analyses_to_run
+from call_analytics.errors import TransientError
+from call_analytics.logic.common import load_call_profile, result_key
+from call_analytics.models import CallState, CallStatus, TranscriptSummary
+from call_analytics.observability import MetricUnit, logger, metrics
+from call_analytics.profiles.loader import ProfileLoader
+from call_analytics.settings import FetchTranscriptSettings
+from call_analytics.transcript_facts import summarise
+
+
+def fetch_transcript(
+    state: CallState,
+    *,
+    settings: FetchTranscriptSettings,
+    aai: Any,
+    store: Any,
+    calls: Any,
+    profiles: ProfileLoader,
+) -> TranscriptSummary:
+    bucket, prefix, call_id = settings.RECORDINGS_BUCKET, settings.RESULTS_PREFIX, state.call_id
+    transcript = aai.get_transcript(state.transcript_id)
+    if transcript.get("status") != "completed":
+        raise TransientError(f"transcript {state.transcript_id} is {transcript.get('status')!r}, not completed")
+    facts = summarise(transcript)
+    store.put_json(bucket, result_key(prefix, call_id, "transcript.json"), transcript)
+
+    profile = load_call_profile(store, profiles, bucket, prefix, call_id, state.profile)
+    has_speech = facts.word_count > 0
+    skip_reason = None
+    if not has_speech:
+        skip_reason = f"no speech detected (0 words in {facts.audio_duration or 0:g}s of audio)"
+    elif facts.word_count < profile.min_words_for_analysis:
+        skip_reason = (f"only {facts.word_count} words, fewer than min_words_for_analysis "
+                       f"{profile.min_words_for_analysis} of profile {profile.name!r}")
+    elif not profile.enabled_analyses():
+        skip_reason = f"profile {profile.name!r} enables no analyses"
+    if has_speech:
+        vtt = aai.get_vtt(state.transcript_id)
+        store.put_text(bucket, result_key(prefix, call_id, "captions.vtt"), vtt, content_type="text/vtt; charset=utf-8")
+    analyses = [] if skip_reason else analyses_to_run(profile)
+
+    fields = {
+        "audio_duration": facts.audio_duration,
+        "word_count": facts.word_count,
+        "speakers": facts.speakers,
+        "language_code": facts.language_code,
+        "has_speech": has_speech,
+        "skip_reason": skip_reason,
+        "analyses_planned": analyses,
+        "transcript_key": result_key(prefix, call_id, "transcript.json"),
+    }
+    if analyses:
+        calls.set_status(call_id, CallStatus.ANALYZING, detail=f"analyses: {', '.join(analyses)}", fields=fields,
+                         only_if_not=CallStatus.TERMINAL)
+    else:
+        calls.update_fields(call_id, fields)
+        metrics.add_metric(name="AnalysesSkipped", unit=MetricUnit.Count, value=1)
+    if facts.audio_duration:
+        metrics.add_metric(name="AudioSeconds", unit=MetricUnit.Seconds, value=facts.audio_duration)
+    logger.info("transcript stored", extra={"words": facts.word_count, "duration": facts.audio_duration,
+                                            "analyses": analyses, "skip_reason": skip_reason})
+    return TranscriptSummary(audio_duration=facts.audio_duration, has_speech=has_speech,
+                             skip_reason=skip_reason, analyses=analyses)

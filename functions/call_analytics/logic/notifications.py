@@ -1,0 +1,75 @@
+"""The SNS message bodies (documented in docs/data-model.md)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+MESSAGE_VERSION = 1
+SHORT_ANSWER_CHARS = 160
+
+
+def recording_ref(recording: dict[str, Any] | None) -> dict[str, Any] | None:
+    if not recording:
+        return None
+    return {"bucket": recording.get("bucket"), "key": recording.get("key"), "version_id": recording.get("version_id")}
+
+
+def failure_message(*, call_id: str, profile: str | None, recording: dict[str, Any] | None, error_type: str,
+                    reason: str, at: str) -> dict[str, Any]:
+    return {
+        "version": MESSAGE_VERSION,
+        "call_id": call_id,
+        "status": "FAILED",
+        "profile": profile,
+        "recording": recording_ref(recording),
+        "error": {"type": error_type, "reason": reason},
+        "failed_at": at,
+    }
+
+
+def _short(text: str) -> str:
+    text = " ".join((text or "").split())
+    return text if len(text) <= SHORT_ANSWER_CHARS else text[: SHORT_ANSWER_CHARS - 1] + "…"
+
+
+def digest(analysis_items: list[dict[str, Any]]) -> dict[str, Any]:
+    """Phases timeline names, short sentiment answers, number of action items, invalid analyses."""
+    by_name = {item.get("analysis"): item for item in analysis_items}
+    result: dict[str, Any] = {}
+    phases = (by_name.get("phases") or {}).get("result") or {}
+    if "phases" in by_name:
+        result["phases"] = [p.get("name") for p in phases.get("phases", [])]
+    sentiment = (by_name.get("sentiment") or {}).get("result") or {}
+    if "sentiment" in by_name:
+        result["sentiment"] = [
+            {"question": a.get("question"), "answer": _short(a.get("answer", ""))} for a in sentiment.get("answers", [])
+        ]
+    actions = (by_name.get("action_items") or {}).get("result") or {}
+    if "action_items" in by_name:
+        result["action_items"] = len(actions.get("action_items", []))
+    result["invalid_analyses"] = sorted(n for n, item in by_name.items() if not item.get("valid"))
+    return result
+
+
+def completion_message(*, call_id: str, profile: str | None, recording: dict[str, Any] | None, bucket: str,
+                       prefix: str, analysis_items: list[dict[str, Any]], transcript: dict[str, Any] | None,
+                       at: str) -> dict[str, Any]:
+    analyses = {item["analysis"]: f"{prefix}{item['analysis']}.json" for item in analysis_items if item.get("analysis")}
+    return {
+        "version": MESSAGE_VERSION,
+        "call_id": call_id,
+        "status": "COMPLETED",
+        "profile": profile,
+        "recording": recording_ref(recording),
+        "results": {
+            "bucket": bucket,
+            "prefix": prefix,
+            "transcript": f"{prefix}transcript.json",
+            "captions": f"{prefix}captions.vtt" if (transcript or {}).get("has_speech") else None,
+            "analyses": analyses,
+        },
+        "audio_duration": (transcript or {}).get("audio_duration"),
+        "skip_reason": (transcript or {}).get("skip_reason"),
+        "digest": digest(analysis_items),
+        "completed_at": at,
+    }

@@ -1,0 +1,216 @@
+"""start_call: an uploaded recording -> call record, AssemblyAI transcript job, Step Functions execution.
+
+Duplicates are harmless three times over: Powertools idempotency on bucket+key+version (replayed S3
+events), the call record (an existing transcript is never submitted again), and the execution name
+(= call_id; ExecutionAlreadyExists means it is already running).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from call_analytics.adapters.results_store import ObjectMissing
+from call_analytics.audio_probe import (
+    HEADER_BYTES,
+    channels_from_header,
+    channels_from_metadata,
+)
+from call_analytics.errors import PERMANENT_CALL_ERRORS, InvalidRecording
+from call_analytics.logic.common import iso, save_profile_snapshot, utc_now
+from call_analytics.logic.notifications import failure_message
+from call_analytics.logic.transcription_request import transcript_params
+from call_analytics.models import CallStatus, PollState, StartCallResult
+from call_analytics.observability import MetricUnit, bind_call, logger, metrics
+from call_analytics.profiles.loader import ProfileLoader, choose_profile_name
+from call_analytics.recordings import UploadedObject, skip_reason
+from call_analytics.settings import StartCallSettings
+
+IDEMPOTENCY_TTL_SECONDS = 6 * 3600
+
+
+@dataclass
+class StartCallDeps:
+    settings: StartCallSettings
+    store: Any  # ResultsStore
+    calls: Any  # CallsTable
+    aai: Any  # AssemblyAIClient
+    workflow: Any  # Workflow
+    notifier: Any  # Notifier
+    profiles: ProfileLoader
+    idempotency_store: Any | None = None  # Powertools persistence layer; None = no idempotency layer
+    lambda_context: Any | None = None
+    now: Callable[[], datetime] = field(default=utc_now)
+
+
+def start_calls(objects: list[UploadedObject], deps: StartCallDeps) -> list[StartCallResult]:
+    return [start_call(obj, deps) for obj in objects]
+
+
+def start_call(obj: UploadedObject, deps: StartCallDeps) -> StartCallResult:
+    s = deps.settings
+    reason = skip_reason(obj, recordings_bucket=s.RECORDINGS_BUCKET, ignored_prefixes=(s.RESULTS_PREFIX, s.PROFILES_PREFIX))
+    if reason:
+        logger.info("object skipped", extra={"bucket": obj.bucket, "key": obj.key, "reason": reason})
+        return StartCallResult(outcome="skipped", bucket=obj.bucket, key=obj.key, reason=reason)
+    bind_call(obj.call_id)
+    payload = {"bucket": obj.bucket, "key": obj.key, "version_id": obj.version_id, "etag": obj.etag}
+    if deps.idempotency_store is None:
+        return StartCallResult.model_validate(_start(obj, deps))
+    return _start_idempotently(obj, payload, deps)
+
+
+def _start_idempotently(obj: UploadedObject, payload: dict[str, Any], deps: StartCallDeps) -> StartCallResult:
+    from aws_lambda_powertools.utilities.idempotency import (
+        IdempotencyConfig,
+        idempotent_function,
+    )
+    from aws_lambda_powertools.utilities.idempotency.exceptions import (
+        IdempotencyAlreadyInProgressError,
+    )
+
+    ran = []
+
+    def work(upload: dict[str, Any]) -> dict[str, Any]:
+        ran.append(True)
+        return _start(obj, deps)
+
+    config = IdempotencyConfig(expires_after_seconds=IDEMPOTENCY_TTL_SECONDS)
+    if deps.lambda_context is not None:
+        config.register_lambda_context(deps.lambda_context)
+    guarded = idempotent_function(
+        work, data_keyword_argument="upload", persistence_store=deps.idempotency_store, config=config,
+        key_prefix="start_call",
+    )
+    try:
+        result = StartCallResult.model_validate(guarded(upload=payload))
+    except IdempotencyAlreadyInProgressError:
+        return StartCallResult(outcome="duplicate", bucket=obj.bucket, key=obj.key, call_id=obj.call_id,
+                               reason="the same upload is being processed by another invocation")
+    if not ran:
+        logger.info("duplicate event: returning the stored result", extra={"key": obj.key})
+        return result.model_copy(update={"outcome": "duplicate", "reason": "event already processed"})
+    return result
+
+
+def _start(obj: UploadedObject, deps: StartCallDeps) -> dict[str, Any]:
+    call_id = obj.call_id
+    existing = deps.calls.get_call(call_id)
+    if existing and existing.get("status") == CallStatus.FAILED and not existing.get("failure_notified"):
+        # an earlier attempt recorded the failure but could not announce it
+        return _fail(obj, deps, existing.get("failure_error") or "Error", existing.get("failure_reason") or "",
+                     existing.get("profile"))
+    if existing and (existing.get("execution_arn") or existing.get("status") == CallStatus.FAILED):
+        return _duplicate(obj, existing, "call already started")
+    if existing is None:
+        deps.calls.create_call(
+            call_id, status=CallStatus.RECEIVED, detail="upload received",
+            recording_bucket=obj.bucket, recording_key=obj.key, recording_version_id=obj.version_id,
+            recording_etag=obj.etag, recording_size=obj.size,
+        )
+    profile_name = None
+    try:
+        head = _head(obj, deps)
+        profile_name = choose_profile_name(obj.key, head["metadata"], deps.settings.DEFAULT_PROFILE)
+        profile = deps.profiles.load(profile_name)
+        transcript_id = (existing or {}).get("transcript_id")
+        if transcript_id:  # submitted by an earlier attempt that died before StartExecution
+            logger.info("transcript already submitted; not submitting again", extra={"transcript_id": transcript_id})
+            status = "queued"
+        else:
+            save_profile_snapshot(deps.store, deps.settings.RECORDINGS_BUCKET, deps.settings.RESULTS_PREFIX, call_id, profile)
+            channels = _channels(obj, head, deps)
+            params = transcript_params(profile, audio_url=_audio_url(obj, head, deps), channels=channels)
+            transcript = deps.aai.submit_transcript(params)
+            transcript_id, status = transcript["id"], transcript.get("status") or "queued"
+            deps.calls.set_status(
+                call_id, CallStatus.TRANSCRIBING, detail=f"transcript {transcript_id} submitted",
+                fields={"transcript_id": transcript_id, "profile": profile.name, "audio_channels": channels,
+                        "multichannel": bool(params.get("multichannel")), "recording_size": head["size"]},
+            )
+    except PERMANENT_CALL_ERRORS as exc:
+        return _fail(obj, deps, type(exc).__name__, f"{type(exc).__name__}: {exc}", profile_name)
+
+    state = {
+        "call_id": call_id,
+        "transcript_id": transcript_id,
+        "profile": profile.name,
+        "recording": {"bucket": obj.bucket, "key": obj.key, "version_id": obj.version_id, "size": head["size"]},
+        "poll": PollState(status=status if status in ("queued", "processing", "completed") else "queued",
+                          wait_seconds=deps.settings.POLL_INITIAL_SECONDS, polls=0,
+                          started_at=iso(deps.now())).model_dump(mode="json"),
+    }
+    execution_arn, started_now = deps.workflow.start(call_id, state)
+    deps.calls.update_fields(call_id, {"execution_arn": execution_arn})
+    if started_now:
+        metrics.add_metric(name="CallsStarted", unit=MetricUnit.Count, value=1)
+    logger.info("call started", extra={"transcript_id": transcript_id, "profile": profile.name,
+                                        "execution_arn": execution_arn, "started_now": started_now})
+    return StartCallResult(outcome="started", bucket=obj.bucket, key=obj.key, call_id=call_id,
+                           transcript_id=transcript_id, execution_arn=execution_arn).model_dump(mode="json")
+
+
+def _head(obj: UploadedObject, deps: StartCallDeps) -> dict[str, Any]:
+    try:
+        head = deps.store.head(obj.bucket, obj.key, version_id=obj.version_id)
+    except ObjectMissing:
+        raise InvalidRecording(f"s3://{obj.bucket}/{obj.key} no longer exists") from None
+    if not head.get("size"):
+        raise InvalidRecording(f"s3://{obj.bucket}/{obj.key} is empty")
+    return head
+
+
+def _channels(obj: UploadedObject, head: dict[str, Any], deps: StartCallDeps) -> int | None:
+    """Metadata `channels` if given, else the WAV/FLAC header from a ranged GET of the first 64 KiB."""
+    channels = channels_from_metadata(head["metadata"])
+    if channels is None:
+        channels = channels_from_header(
+            deps.store.get_range(obj.bucket, obj.key, HEADER_BYTES, version_id=obj.version_id)
+        )
+    return channels
+
+
+def _audio_url(obj: UploadedObject, head: dict[str, Any], deps: StartCallDeps) -> str:
+    s = deps.settings
+    if s.AUDIO_DELIVERY == "upload":
+        def opener():
+            return deps.store.open_stream(obj.bucket, obj.key, version_id=obj.version_id)
+
+        return deps.aai.upload(opener, size=head["size"])
+    return deps.store.presign_get(obj.bucket, obj.key, expires_in=s.PRESIGN_TTL_SECONDS, version_id=obj.version_id)
+
+
+def _duplicate(obj: UploadedObject, existing: dict[str, Any], reason: str) -> dict[str, Any]:
+    logger.info("duplicate upload event", extra={"status": existing.get("status")})
+    return StartCallResult(
+        outcome="duplicate", bucket=obj.bucket, key=obj.key, call_id=obj.call_id,
+        transcript_id=existing.get("transcript_id"), execution_arn=existing.get("execution_arn"),
+        reason=f"{reason} (status {existing.get('status')})",
+    ).model_dump(mode="json")
+
+
+def _fail(obj: UploadedObject, deps: StartCallDeps, error_type: str, reason: str, profile_name: str | None) -> dict[str, Any]:
+    """A permanent problem: record FAILED with the reason and announce it once, instead of crashing."""
+    reason = reason[:1000]
+    logger.warning("call failed at start", extra={"reason": reason})
+    changed = deps.calls.set_status(
+        obj.call_id, CallStatus.FAILED, detail=reason,
+        fields={"failure_reason": reason, "failure_error": error_type, "profile": profile_name,
+                "recording_bucket": obj.bucket, "recording_key": obj.key},
+        only_if_not={CallStatus.FAILED}, must_exist=False,
+    )
+    if changed:
+        metrics.add_metric(name="CallsFailed", unit=MetricUnit.Count, value=1)
+    record = deps.calls.get_call(obj.call_id) or {}
+    if not record.get("failure_notified"):
+        message = failure_message(
+            call_id=obj.call_id, profile=profile_name,
+            recording={"bucket": obj.bucket, "key": obj.key, "version_id": obj.version_id},
+            error_type=error_type, reason=record.get("failure_reason") or reason, at=iso(deps.now()),
+        )
+        deps.notifier.publish(message, status=CallStatus.FAILED, profile=profile_name)
+        deps.calls.update_fields(obj.call_id, {"failure_notified": True})
+    return StartCallResult(outcome="failed", bucket=obj.bucket, key=obj.key, call_id=obj.call_id,
+                           reason=reason).model_dump(mode="json")

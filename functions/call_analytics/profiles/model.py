@@ -1,0 +1,169 @@
+"""The analysis profile: what to ask AssemblyAI for and which analyses to run (format in docs/data-model.md)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from call_analytics.errors import InvalidProfile
+
+PROFILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+ANALYSIS_NAMES = ("phases", "sentiment", "action_items")
+OTHER_PHASE = "Other"
+PII_SUBSTITUTIONS = ("hash", "entity_name")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Transcription(_Strict):
+    speech_models: list[str] = Field(default_factory=lambda: ["universal-3-pro", "universal-2"], min_length=1)
+    speaker_labels: bool = True
+    speakers_expected: int | None = Field(None, ge=1, le=10)
+    multichannel: Literal["auto"] | bool = "auto"
+    channel_names: dict[str, str] = Field(default_factory=dict)
+    language_code: str | None = None
+    language_detection: bool = False
+    language_confidence_threshold: float | None = Field(None, ge=0, le=1)
+    expected_languages: list[str] = Field(default_factory=list)
+    keyterms_prompt: list[str] = Field(default_factory=list, max_length=1000)
+    punctuate: bool = True
+    format_text: bool = True
+    redact_pii: bool = False
+    redact_pii_policies: list[str] = Field(default_factory=list)
+    redact_pii_sub: Literal["hash", "entity_name"] | None = None
+    redact_pii_audio: bool = False
+
+    @field_validator("keyterms_prompt")
+    @classmethod
+    def _short_terms(cls, terms: list[str]) -> list[str]:
+        too_long = [t for t in terms if len(t.split()) > 6]
+        if too_long:
+            raise ValueError(f"key terms must have at most 6 words each: {too_long[:3]}")
+        return terms
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Transcription:
+        if self.language_code and self.language_detection:
+            raise ValueError("set either language_code or language_detection, not both")
+        if self.redact_pii and not self.redact_pii_policies:
+            raise ValueError("redact_pii needs at least one entry in redact_pii_policies")
+        if self.expected_languages and not self.language_detection:
+            raise ValueError("expected_languages needs language_detection: true")
+        return self
+
+
+class AnalysisBase(_Strict):
+    enabled: bool = True
+    model: str | None = None  # default: llm.model
+    max_tokens: int = Field(1000, ge=1, le=64000)
+
+
+class PhasesAnalysis(AnalysisBase):
+    phases: list[str] = Field(min_length=1)
+    max_tokens: int = Field(2000, ge=1, le=64000)
+    gap_tolerance_seconds: float = Field(2.0, ge=0)
+
+    @field_validator("phases")
+    @classmethod
+    def _unique_names(cls, phases: list[str]) -> list[str]:
+        cleaned = [p.strip() for p in phases]
+        if any(not p for p in cleaned):
+            raise ValueError("phase names must not be empty")
+        lowered = [p.lower() for p in cleaned]
+        if len(set(lowered)) != len(lowered):
+            raise ValueError("phase names must be unique")
+        if OTHER_PHASE.lower() in lowered:
+            raise ValueError(f'"{OTHER_PHASE}" is added automatically; do not list it')
+        return cleaned
+
+
+class Question(_Strict):
+    question: str = Field(min_length=1)
+    context: str | None = None
+    answer_format: str | None = None
+
+
+class SentimentAnalysis(AnalysisBase):
+    questions: list[Question] = Field(min_length=1)
+    answer_format: str | None = None  # default for questions without their own
+    max_tokens: int = Field(2000, ge=1, le=64000)
+
+    @field_validator("questions")
+    @classmethod
+    def _unique_questions(cls, questions: list[Question]) -> list[Question]:
+        texts = [q.question.strip().lower() for q in questions]
+        if len(set(texts)) != len(texts):
+            raise ValueError("questions must be unique")
+        return questions
+
+
+class ActionItemsAnalysis(AnalysisBase):
+    guidelines: list[str] = Field(min_length=1)
+    answer_format: str | None = None
+
+
+class Analyses(_Strict):
+    phases: PhasesAnalysis | None = None
+    sentiment: SentimentAnalysis | None = None
+    action_items: ActionItemsAnalysis | None = None
+
+
+class LlmOptions(_Strict):
+    model: str = Field(min_length=1)
+    fallback_models: list[str] = Field(default_factory=list, max_length=2)
+    temperature: float | None = Field(0.0, ge=0, le=2)
+    transcript_format: Literal["vtt", "compact"] = "compact"
+    mode: Literal["separate", "combined"] = "separate"
+    combined_max_tokens: int = Field(4000, ge=1, le=64000)
+    repair_attempts: int = Field(1, ge=0, le=3)
+
+
+class Profile(_Strict):
+    name: str
+    description: str = ""
+    transcription: Transcription = Field(default_factory=Transcription)
+    llm: LlmOptions
+    analyses: Analyses
+    min_words_for_analysis: int = Field(1, ge=1)
+
+    @field_validator("name")
+    @classmethod
+    def _valid_name(cls, name: str) -> str:
+        if not PROFILE_NAME.match(name):
+            raise ValueError("profile name: letters, digits, '.', '_' or '-', at most 64 characters")
+        return name
+
+    def enabled_analyses(self) -> list[str]:
+        return [n for n in ANALYSIS_NAMES if (a := getattr(self.analyses, n)) is not None and a.enabled]
+
+    def analysis(self, name: str) -> PhasesAnalysis | SentimentAnalysis | ActionItemsAnalysis:
+        config = getattr(self.analyses, name, None) if name in ANALYSIS_NAMES else None
+        if config is None or not config.enabled:
+            raise InvalidProfile(f"profile {self.name!r} has no enabled analysis {name!r}")
+        return config
+
+    def phase_names(self) -> list[str]:
+        return [*self.analysis("phases").phases, OTHER_PHASE]
+
+
+def parse_profile(data: Any, *, source: str) -> Profile:
+    """Validate a profile; InvalidProfile lists every problem with its location."""
+    if not isinstance(data, dict):
+        raise InvalidProfile(f"profile {source}: expected a JSON object, got {type(data).__name__}")
+    try:
+        profile = Profile.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or '(root)'}: {e['msg']}" for e in exc.errors())
+        raise InvalidProfile(f"profile {source} is invalid: {problems}") from None
+    return profile

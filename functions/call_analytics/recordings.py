@@ -1,0 +1,55 @@
+"""Uploaded objects: S3 key decoding, which keys are recordings, and the deterministic call id."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+from urllib.parse import unquote_plus
+
+AUDIO_EXTENSIONS = frozenset(
+    {".wav", ".mp3", ".m4a", ".mp4", ".flac", ".ogg", ".oga", ".opus", ".webm", ".aac", ".amr", ".wma",
+     ".aiff", ".aif", ".mov", ".mkv", ".3gp", ".gsm", ".au", ".caf"}
+)
+
+
+def decode_key(raw_key: str) -> str:
+    """S3 event keys are URL-encoded with `+` for spaces (a literal `+` arrives as %2B)."""
+    return unquote_plus(raw_key)
+
+
+def call_id_for(bucket: str, key: str, version_id: str | None, etag: str | None) -> str:
+    """sha256(bucket/key/versionId or etag)[:20], prefixed `c-` (also the Step Functions execution name)."""
+    marker = version_id or (etag or "").strip('"') or "-"
+    return "c-" + hashlib.sha256(f"{bucket}/{key}/{marker}".encode()).hexdigest()[:20]
+
+
+@dataclass(frozen=True)
+class UploadedObject:
+    bucket: str
+    key: str  # decoded
+    version_id: str | None
+    etag: str | None
+    size: int | None
+    event_name: str = "ObjectCreated:Put"
+
+    @property
+    def call_id(self) -> str:
+        return call_id_for(self.bucket, self.key, self.version_id, self.etag)
+
+
+def skip_reason(obj: UploadedObject, *, recordings_bucket: str, ignored_prefixes: tuple[str, ...]) -> str | None:
+    """Why this object is not a recording to process, or None when it is."""
+    if not obj.event_name.startswith("ObjectCreated"):
+        return f"event {obj.event_name} is not an upload"
+    if obj.bucket != recordings_bucket:
+        return f"bucket {obj.bucket} is not the recordings bucket"
+    if not obj.key or obj.key.endswith("/"):
+        return "folder marker"
+    if any(p and obj.key.startswith(p) for p in ignored_prefixes):
+        return "results/profiles object, not a recording"
+    if PurePosixPath(obj.key).suffix.lower() not in AUDIO_EXTENSIONS:
+        return f"not an audio/video file extension ({PurePosixPath(obj.key).suffix or 'none'})"
+    if obj.size == 0:
+        return "empty object"
+    return None

@@ -1,0 +1,197 @@
+"""start_call handler against moto: record, execution, idempotency, failures, skips."""
+
+from __future__ import annotations
+
+import json
+import struct
+from urllib.parse import quote_plus
+
+import pytest
+from call_analytics import wiring
+from call_analytics.errors import PermanentError, TransientError
+from call_analytics.recordings import call_id_for
+from unit_fakes import FakeAssemblyAI
+
+
+def wav_bytes(channels: int = 1, seconds: float = 0.1) -> bytes:
+    data = b"\x00\x00" * channels * int(8000 * seconds)
+    fmt = struct.pack("<HHIIHH", 1, channels, 8000, 8000 * 2 * channels, 2 * channels, 16)
+    body = b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt + b"data" + struct.pack("<I", len(data)) + data
+    return b"RIFF" + struct.pack("<I", len(body)) + body
+
+
+def s3_event(bucket: str, key: str, size: int, etag: str = "etag-1", version_id: str | None = None,
+             event_name: str = "ObjectCreated:Put") -> dict:
+    obj = {"key": quote_plus(key, safe="/"), "size": size, "eTag": etag, "sequencer": "0A1B"}
+    if version_id:
+        obj["versionId"] = version_id
+    return {"Records": [{
+        "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1",
+        "eventTime": "2026-11-21T10:00:00.000Z", "eventName": event_name,
+        "s3": {"s3SchemaVersion": "1.0", "configurationId": "uploads",
+               "bucket": {"name": bucket, "arn": f"arn:aws:s3:::{bucket}"}, "object": obj},
+    }]}
+
+
+@pytest.fixture
+def fake_aai(monkeypatch):
+    fake = FakeAssemblyAI()
+    monkeypatch.setattr(wiring, "assemblyai_client", lambda *args, **kwargs: fake)
+    return fake
+
+
+def upload(aws, key: str, body: bytes, metadata: dict | None = None) -> dict:
+    response = aws.s3.put_object(Bucket=aws.bucket, Key=key, Body=body, Metadata=metadata or {})
+    return s3_event(aws.bucket, key, len(body), etag=response["ETag"].strip('"'))
+
+
+def run(event, context):
+    from call_analytics.handlers.start_call import handler
+
+    return handler(event, context)["results"]
+
+
+def test_upload_creates_record_submits_and_starts_execution(aws, fake_aai, lambda_context):
+    key = "recordings/2026/Call with Dana + refund é.wav"
+    event = upload(aws, key, wav_bytes(channels=1))
+    [result] = run(event, lambda_context)
+
+    call_id = call_id_for(aws.bucket, key, None, event["Records"][0]["s3"]["object"]["eTag"])
+    assert result["outcome"] == "started" and result["call_id"] == call_id
+    # one transcript job, presigned URL of the decoded key, mono -> speaker labels
+    [params] = fake_aai.submissions
+    assert params["speaker_labels"] is True and "multichannel" not in params
+    assert params["speech_models"] == ["universal-3-pro", "universal-2"]
+    assert params["audio_url"].startswith("https://") and "X-Amz-Signature" in params["audio_url"]
+    assert "Call%20with%20Dana%20%2B%20refund%20%C3%A9.wav" in params["audio_url"]
+    # the execution is named after the call and carries the initial state
+    [execution] = aws.executions()
+    assert execution["name"] == call_id
+    state = json.loads(aws.sfn.describe_execution(executionArn=execution["executionArn"])["input"])
+    assert state["transcript_id"] == "tr-1" and state["profile"] == "default"
+    assert state["recording"] == {"bucket": aws.bucket, "key": key, "version_id": None, "size": len(wav_bytes())}
+    assert state["poll"]["wait_seconds"] == 5 and state["poll"]["polls"] == 0 and state["poll"]["status"] == "queued"
+    # the call record with its history
+    record = aws.call_record(call_id)
+    assert record["status"] == "TRANSCRIBING" and record["transcript_id"] == "tr-1"
+    assert [h["status"] for h in record["history"]] == ["RECEIVED", "TRANSCRIBING"]
+    assert record["execution_arn"] == execution["executionArn"] and record["audio_channels"] == 1
+    # the profile snapshot for the later steps
+    snapshot = json.loads(aws.s3.get_object(Bucket=aws.bucket, Key=f"results/{call_id}/profile.json")["Body"].read())
+    assert snapshot["name"] == "default"
+
+
+def test_duplicate_event_does_not_submit_twice(aws, fake_aai, lambda_context):
+    event = upload(aws, "recordings/a.wav", wav_bytes())
+    first = run(event, lambda_context)
+    second = run(event, lambda_context)
+    assert first[0]["outcome"] == "started" and second[0]["outcome"] == "duplicate"
+    assert len(fake_aai.submissions) == 1 and len(aws.executions()) == 1
+
+
+def test_replay_after_idempotency_expiry_is_caught_by_the_call_record(aws, fake_aai, lambda_context):
+    event = upload(aws, "recordings/a.wav", wav_bytes())
+    run(event, lambda_context)
+    aws.ddb.delete_table(TableName="idempotency")  # as if the idempotency record had expired...
+    aws.ddb.create_table(TableName="idempotency", BillingMode="PAY_PER_REQUEST",
+                         AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+                         KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}])
+    [result] = run(event, lambda_context)
+    assert result["outcome"] == "duplicate" and "call already started" in result["reason"]
+    assert len(fake_aai.submissions) == 1
+
+
+def test_stereo_wav_requests_multichannel_and_metadata_chooses_the_profile(aws, fake_aai, lambda_context):
+    event = upload(aws, "recordings/stereo.wav", wav_bytes(channels=2), metadata={"profile": "sales"})
+    [result] = run(event, lambda_context)
+    assert result["outcome"] == "started"
+    [params] = fake_aai.submissions
+    assert params["multichannel"] is True and "speaker_labels" not in params
+    assert params["redact_pii"] is True  # the sales profile
+    state = json.loads(aws.sfn.describe_execution(executionArn=aws.executions()[0]["executionArn"])["input"])
+    assert state["profile"] == "sales"
+
+
+def test_key_segment_chooses_profile_and_s3_profile_overrides_bundled(aws, fake_aai, lambda_context):
+    custom = json.loads(open(wiring.__file__.replace("wiring.py", "profiles/default.json")).read())
+    custom["name"] = "support"
+    custom["transcription"]["keyterms_prompt"] = ["Northwind"]
+    aws.s3.put_object(Bucket=aws.bucket, Key="profiles/support.json", Body=json.dumps(custom).encode())
+    [result] = run(upload(aws, "recordings/profile=support/x.wav", wav_bytes()), lambda_context)
+    assert result["outcome"] == "started"
+    assert fake_aai.submissions[0]["keyterms_prompt"] == ["Northwind"]
+
+
+def test_bad_profile_records_failed_and_notifies(aws, fake_aai, lambda_context):
+    aws.s3.put_object(Bucket=aws.bucket, Key="profiles/broken.json",
+                      Body=json.dumps({"name": "broken", "llm": {"model": ""}, "analyses": {}}).encode())
+    event = upload(aws, "recordings/profile=broken/x.wav", wav_bytes())
+    [result] = run(event, lambda_context)
+    assert result["outcome"] == "failed" and "InvalidProfile" in result["reason"]
+    assert fake_aai.submissions == [] and aws.executions() == []
+    record = aws.call_record(result["call_id"])
+    assert record["status"] == "FAILED" and "llm.model" in record["failure_reason"]
+    assert [h["status"] for h in record["history"]] == ["RECEIVED", "FAILED"]
+    [note] = aws.notifications()
+    assert note["attributes"] == {"status": "FAILED", "profile": "broken"}
+    assert note["message"]["call_id"] == result["call_id"] and note["message"]["error"]["type"] == "InvalidProfile"
+    assert note["message"]["recording"]["key"] == "recordings/profile=broken/x.wav"
+    # a replayed event announces nothing new
+    run(event, lambda_context)
+    assert aws.notifications() == []
+
+
+def test_unknown_profile_and_api_rejection_are_permanent_failures(aws, fake_aai, lambda_context):
+    [result] = run(upload(aws, "recordings/x.wav", wav_bytes(), metadata={"profile": "nosuch"}), lambda_context)
+    assert result["outcome"] == "failed" and "unknown profile 'nosuch'" in result["reason"]
+    fake_aai.submit_error = PermanentError("AssemblyAI POST /v2/transcript failed with HTTP 400: format_text must be a Boolean")
+    [result] = run(upload(aws, "recordings/y.wav", wav_bytes()), lambda_context)
+    assert result["outcome"] == "failed" and "format_text must be a Boolean" in result["reason"]
+    assert len(aws.notifications()) == 2
+
+
+def test_transient_error_raises_for_a_retry_and_the_retry_succeeds(aws, fake_aai, lambda_context):
+    event = upload(aws, "recordings/z.wav", wav_bytes())
+    fake_aai.submit_error = TransientError("AssemblyAI POST /v2/transcript failed with HTTP 503")
+    with pytest.raises(TransientError):
+        run(event, lambda_context)
+    fake_aai.submit_error = None
+    [result] = run(event, lambda_context)  # Lambda's async retry: the idempotency record was released
+    assert result["outcome"] == "started" and len(fake_aai.submissions) == 1
+    assert [h["status"] for h in aws.call_record(result["call_id"])["history"]] == ["RECEIVED", "TRANSCRIBING"]
+
+
+def test_upload_delivery_streams_the_bytes(aws, fake_aai, lambda_context, monkeypatch):
+    monkeypatch.setenv("AUDIO_DELIVERY", "upload")
+    body = wav_bytes()
+    [result] = run(upload(aws, "recordings/up.wav", body), lambda_context)
+    assert result["outcome"] == "started"
+    assert fake_aai.uploads == [body]
+    assert fake_aai.submissions[0]["audio_url"] == "https://cdn.example/upload/1"
+
+
+@pytest.mark.parametrize("key, body, event_name, reason", [
+    ("recordings/folder/", b"", "ObjectCreated:Put", "folder marker"),
+    ("recordings/readme.txt", b"hello", "ObjectCreated:Put", "not an audio/video file extension"),
+    ("results/c-1/transcript.json", b"{}", "ObjectCreated:Put", "results/profiles object"),
+])
+def test_non_matching_keys_are_skipped(aws, fake_aai, lambda_context, key, body, event_name, reason):
+    aws.s3.put_object(Bucket=aws.bucket, Key=key, Body=body)
+    [result] = run(s3_event(aws.bucket, key, len(body), event_name=event_name), lambda_context)
+    assert result["outcome"] == "skipped" and reason in result["reason"]
+    assert fake_aai.submissions == [] and aws.executions() == []
+
+
+def test_object_deleted_before_processing_is_an_invalid_recording(aws, fake_aai, lambda_context):
+    [result] = run(s3_event(aws.bucket, "recordings/gone.wav", 100), lambda_context)
+    assert result["outcome"] == "failed" and "InvalidRecording" in result["reason"]
+    assert aws.notifications()[0]["message"]["error"]["type"] == "InvalidRecording"
+
+
+def test_start_execution_already_exists_is_harmless(aws, fake_aai, lambda_context):
+    from call_analytics.adapters.workflow import Workflow
+
+    workflow = Workflow(aws.machine_arn, aws.sfn)
+    arn, started = workflow.start("c-123", {"call_id": "c-123"})
+    again_arn, again = workflow.start("c-123", {"call_id": "c-123", "other": 1})
+    assert started is True and again is False and again_arn == arn

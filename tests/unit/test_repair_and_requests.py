@@ -1,0 +1,129 @@
+"""Chat requests per analysis (schema names/enums, models, fallbacks) and the validate -> repair flow."""
+
+from __future__ import annotations
+
+import json
+
+from call_analytics.analyses.catalog import analyses_to_run, build_job
+from call_analytics.analyses.runner import run_job
+from call_analytics.analyses.validation import TranscriptFacts
+from call_analytics.compact import COMPACT_HEADER
+from call_analytics.profiles.loader import load_bundled
+from unit_fakes import chat_response
+
+RENDERING = f"{COMPACT_HEADER}\n[0.5-4.0] A: Thanks for calling Northwind, this is Dana.\n[4.2-12.0] B: My order never arrived.\n"
+FACTS = TranscriptFacts(duration=12.0, text="Thanks for calling Northwind, this is Dana. My order never arrived.")
+GOOD_PHASES = json.dumps({"phases": [{"name": "Introduction", "start_time": 0, "end_time": 4, "summary": "hi"},
+                                     {"name": "Complaint", "start_time": 4, "end_time": 12, "summary": "late order"}]})
+
+
+class ScriptedLlmDouble:
+    def __init__(self, *answers):
+        self.answers = list(answers)
+        self.requests = []
+
+    def __call__(self, request):
+        self.requests.append(json.loads(json.dumps(request)))
+        answer = self.answers.pop(0)
+        return answer if isinstance(answer, dict) else chat_response(answer)
+
+
+def test_phases_request_matches_the_contract():
+    profile = load_bundled("default")
+    job = build_job("phases", profile, RENDERING, FACTS)
+    request = job.request
+    assert request["model"] == "claude-sonnet-4-5-20250929" and request["max_tokens"] == 2000
+    assert request["response_format"]["type"] == "json_schema"
+    schema = request["response_format"]["json_schema"]
+    assert schema["name"] == "call_phases" and schema["strict"] is True
+    enum = schema["schema"]["properties"]["phases"]["items"]["properties"]["name"]["enum"]
+    assert enum == ["Introduction", "Complaint", "Resolution", "Goodbye", "Other"]
+    assert request["fallbacks"] == [{"model": "claude-sonnet-4-20250514"}]
+    content = request["messages"][0]["content"]
+    assert content.startswith("Analyze the following transcript of a phone call conversation")
+    assert "Introduction, Complaint, Resolution, Goodbye" in content
+    assert content.rstrip().endswith("[4.2-12.0] B: My order never arrived.")
+
+
+def test_sentiment_and_action_items_requests_follow_the_seeds():
+    profile = load_bundled("default")
+    sentiment = build_job("sentiment", profile, RENDERING, FACTS).request
+    schema = sentiment["response_format"]["json_schema"]
+    assert schema["name"] == "call_sentiment" and sentiment["max_tokens"] == 2000
+    questions = schema["schema"]["properties"]["answers"]["items"]["properties"]["question"]["enum"]
+    assert questions[0] == "What was the overall sentiment of the call?" and len(questions) == 5
+    content = sentiment["messages"][0]["content"]
+    assert "Context: The agent is trying to get the customer to go through with the update to their car." in content
+    assert "Answer Format: <answer in one sentence> <reason in one sentence>" in content
+    actions = build_job("action_items", profile, RENDERING, FACTS).request
+    assert actions["response_format"]["json_schema"]["name"] == "call_action_items" and actions["max_tokens"] == 1000
+    assert "- Action items are things that the transcript implies should get done." in actions["messages"][0]["content"]
+
+
+def test_vtt_format_puts_the_vtt_in_the_message():
+    profile = load_bundled("default").model_copy(
+        update={"llm": load_bundled("default").llm.model_copy(update={"transcript_format": "vtt"})})
+    vtt = "WEBVTT\n\n00:00.500 --> 00:04.000\nThanks for calling\n"
+    content = build_job("phases", profile, vtt, FACTS).request["messages"][0]["content"]
+    assert "VTT Transcript:\nWEBVTT\n\n00:00.500 --> 00:04.000" in content
+    assert "in the format of VTT captions" in content
+
+
+def test_combined_mode_is_one_request_with_all_keys():
+    profile = load_bundled("sales")
+    assert analyses_to_run(profile) == ["combined"]
+    job = build_job("combined", profile, RENDERING, FACTS)
+    schema = job.request["response_format"]["json_schema"]
+    assert schema["name"] == "call_analysis"
+    assert set(schema["schema"]["properties"]) == {"phases", "answers", "action_items"}
+    assert job.request["max_tokens"] == 4000 and job.sections == ("phases", "sentiment", "action_items")
+
+
+def test_valid_first_answer_needs_no_repair():
+    llm = ScriptedLlmDouble(GOOD_PHASES)
+    outcome = run_job(build_job("phases", load_bundled("default"), RENDERING, FACTS), llm)
+    assert outcome.valid and len(llm.requests) == 1
+    assert outcome.usage == {"prompt_tokens": 100, "completion_tokens": 50, "total_tokens": 150}
+
+
+def test_invalid_then_valid_is_repaired_with_the_errors_sent_back():
+    llm = ScriptedLlmDouble("Sorry, I cannot format this as JSON.", GOOD_PHASES)
+    outcome = run_job(build_job("phases", load_bundled("default"), RENDERING, FACTS), llm, repair_attempts=1)
+    assert outcome.valid and outcome.sections["phases"].attempt == 2
+    repair = llm.requests[1]["messages"]
+    assert [m["role"] for m in repair] == ["user", "assistant", "user"]
+    assert repair[1]["content"] == "Sorry, I cannot format this as JSON."
+    assert "no JSON object found" in repair[2]["content"]
+    assert repair[0] == llm.requests[0]["messages"][0]
+    assert llm.requests[1]["response_format"] == llm.requests[0]["response_format"]
+    assert outcome.usage["total_tokens"] == 300
+
+
+def test_both_invalid_keeps_raw_output_and_errors():
+    llm = ScriptedLlmDouble('{"phases": "none"}', '{"segments": []}')
+    outcome = run_job(build_job("phases", load_bundled("default"), RENDERING, FACTS), llm, repair_attempts=1)
+    assert not outcome.valid and len(llm.requests) == 2
+    section = outcome.sections["phases"]
+    assert section.result is None and section.errors
+    assert [a.raw for a in outcome.attempts] == ['{"phases": "none"}', '{"segments": []}']
+
+
+def test_truncated_answer_tells_the_model_why():
+    llm = ScriptedLlmDouble(chat_response('{"phases": [{"name": "Intro', finish_reason="length"), GOOD_PHASES)
+    outcome = run_job(build_job("phases", load_bundled("default"), RENDERING, FACTS), llm)
+    assert outcome.valid
+    assert "cut off at max_tokens" in llm.requests[1]["messages"][2]["content"]
+
+
+def test_combined_keeps_the_first_valid_answer_per_section():
+    good_sentiment = [{"question": q, "answer": "Neutral.", "reason": "r", "quote": "this is Dana"}
+                      for q in ["How interested was the prospect in buying?",
+                                "Which objection did the prospect raise most strongly?",
+                                "Did the agent secure a concrete next step?"]]
+    first = json.dumps({"phases": [{"name": "Opening", "start_time": 0, "end_time": 12, "summary": ""}],
+                        "answers": [], "action_items": []})
+    second = json.dumps({"phases": "broken", "answers": good_sentiment, "action_items": []})
+    llm = ScriptedLlmDouble(first, second)
+    outcome = run_job(build_job("combined", load_bundled("sales"), RENDERING, FACTS), llm)
+    assert outcome.valid
+    assert outcome.sections["phases"].attempt == 1 and outcome.sections["sentiment"].attempt == 2
