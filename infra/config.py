@@ -1,0 +1,205 @@
+"""Deployment parameters: one validated model, read from CDK context (defaults in cdk.json, docs/deploy.md)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from infra.names import PROFILES_PREFIX, REPO_ROOT, RESULTS_PREFIX
+
+CDK_JSON = REPO_ROOT / "cdk.json"
+
+ASSEMBLYAI_BASE_URLS: dict[str, tuple[str, str]] = {
+    # region -> (REST API base URL, LLM Gateway base URL)
+    "us": ("https://api.assemblyai.com", "https://llm-gateway.assemblyai.com/v1"),
+    "eu": ("https://api.eu.assemblyai.com", "https://llm-gateway.eu.assemblyai.com/v1"),
+}
+
+DEFAULT_SUFFIXES = (
+    ".wav", ".mp3", ".m4a", ".mp4", ".flac", ".ogg", ".opus", ".webm", ".aac", ".amr", ".wma", ".mov",
+)
+
+#: the retention periods CloudWatch Logs accepts
+LOG_RETENTION_DAYS = (
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+)
+
+_PROFILE_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+_STACK_RE = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,127}$")
+_SUFFIX_RE = re.compile(r"^\.[A-Za-z0-9]{1,10}$")
+_URL_RE = re.compile(r"^https?://[^\s/]+(/[^\s]*)?$")
+
+
+class ConfigError(ValueError):
+    """The CDK context does not describe a valid deployment."""
+
+
+class StackConfig(BaseModel):
+    """Every knob of the stack. Field names are the CDK context keys."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    stack_name: str = "CallAnalytics"
+    assemblyai_region: Literal["us", "eu"] = "us"
+    #: explicit overrides (the local stack points these at http://127.0.0.1:PORT and .../v1)
+    assemblyai_api_base_url: str | None = None
+    assemblyai_llm_base_url: str | None = None
+    recordings_prefix: str = "recordings/"
+    recording_suffixes: tuple[str, ...] = DEFAULT_SUFFIXES
+    #: also trigger on the upper-case spelling of each suffix (".WAV"); S3 filters are case-sensitive
+    suffix_case_variants: bool = True
+    default_profile: str = "default"
+    audio_delivery: Literal["presigned", "upload"] = "presigned"
+    presign_ttl_seconds: int = Field(3600, ge=60, le=7 * 24 * 3600)
+    poll_initial_seconds: int = Field(10, ge=1, le=3600)
+    poll_max_seconds: int = Field(120, ge=1, le=3600)
+    poll_backoff: float = Field(1.5, ge=1.0, le=10.0)
+    transcription_timeout_seconds: int = Field(4 * 3600, ge=60, le=7 * 24 * 3600)
+    #: hard limit of one execution; default = transcription timeout + 1 h for fetch, analyses and retries
+    execution_timeout_seconds: int | None = Field(None, ge=120)
+    analysis_max_concurrency: int = Field(4, ge=1, le=40)
+    log_retention_days: int = 30
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    #: days after which results/ objects expire (None = keep)
+    results_expiration_days: int | None = Field(None, ge=1)
+    #: days after which overwritten/deleted object versions expire
+    noncurrent_version_expiration_days: int = Field(30, ge=1)
+    #: caps concurrent start_call runs (None = no reservation; a fresh account has too little to reserve)
+    start_call_reserved_concurrency: int | None = Field(None, ge=1, le=1000)
+    #: RETAIN keeps the bucket, tables, key and secret when the stack is deleted
+    removal_policy: Literal["retain", "destroy"] = "retain"
+    #: build the dependency layer with pip (needs the package index); off = placeholder layer, fast synth
+    bundle: bool = False
+    #: run cdk-nag AwsSolutions checks during synth (errors fail the synth)
+    nag: bool = True
+
+    @field_validator("recordings_prefix")
+    @classmethod
+    def _prefix(cls, value: str) -> str:
+        value = value.strip().lstrip("/")
+        if not value:
+            raise ValueError("must not be empty (uploads would collide with results/ and profiles/)")
+        if not value.endswith("/"):
+            value += "/"
+        for reserved in (RESULTS_PREFIX, PROFILES_PREFIX):
+            if value.startswith(reserved) or reserved.startswith(value):
+                raise ValueError(f"must not overlap the reserved prefix {reserved!r}")
+        return value
+
+    @field_validator("recording_suffixes", mode="before")
+    @classmethod
+    def _split_suffixes(cls, value: Any) -> Any:
+        if isinstance(value, str):  # -c recording_suffixes=.wav,.mp3
+            value = [part for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("recording_suffixes")
+    @classmethod
+    def _suffixes(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        cleaned = tuple(dict.fromkeys(s.strip() for s in value))
+        if not cleaned:
+            raise ValueError("at least one suffix is needed")
+        for suffix in cleaned:
+            # one dot, then letters/digits: no suffix can end another one, and S3 rejects overlapping filters
+            if not _SUFFIX_RE.match(suffix):
+                raise ValueError(f"{suffix!r} is not a file extension like '.wav'")
+        return cleaned
+
+    @field_validator("default_profile")
+    @classmethod
+    def _profile(cls, value: str) -> str:
+        if not _PROFILE_RE.match(value):
+            raise ValueError("must match [a-z0-9][a-z0-9_-]*")
+        return value
+
+    @field_validator("stack_name")
+    @classmethod
+    def _stack_name(cls, value: str) -> str:
+        if not _STACK_RE.match(value):
+            raise ValueError("must start with a letter and contain only letters, digits and '-'")
+        return value
+
+    @field_validator("assemblyai_api_base_url", "assemblyai_llm_base_url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        if not _URL_RE.match(value):
+            raise ValueError(f"{value!r} is not an http(s) URL")
+        return value.rstrip("/")
+
+    @field_validator("log_retention_days")
+    @classmethod
+    def _retention(cls, value: int) -> int:
+        if value not in LOG_RETENTION_DAYS:
+            raise ValueError(f"must be one of {LOG_RETENTION_DAYS}")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> StackConfig:
+        if self.poll_max_seconds < self.poll_initial_seconds:
+            raise ValueError("poll_max_seconds must be >= poll_initial_seconds")
+        if self.execution_timeout_seconds is not None and (
+            self.execution_timeout_seconds <= self.transcription_timeout_seconds + self.poll_max_seconds
+        ):
+            raise ValueError(
+                "execution_timeout_seconds must exceed transcription_timeout_seconds + poll_max_seconds "
+                "(it is the backstop behind the polling deadline)"
+            )
+        return self
+
+    # ---- derived values -------------------------------------------------------------------------
+    @property
+    def api_base_url(self) -> str:
+        return self.assemblyai_api_base_url or ASSEMBLYAI_BASE_URLS[self.assemblyai_region][0]
+
+    @property
+    def llm_base_url(self) -> str:
+        return self.assemblyai_llm_base_url or ASSEMBLYAI_BASE_URLS[self.assemblyai_region][1]
+
+    @property
+    def trigger_suffixes(self) -> tuple[str, ...]:
+        """Every suffix that gets its own S3 notification (S3 allows one suffix per filter)."""
+        out: list[str] = []
+        for suffix in self.recording_suffixes:
+            variants = (suffix.lower(), suffix.upper()) if self.suffix_case_variants else (suffix,)
+            out.extend(v for v in variants if v not in out)
+        return tuple(out)
+
+    @property
+    def execution_timeout(self) -> int:
+        return self.execution_timeout_seconds or self.transcription_timeout_seconds + 3600
+
+
+def read_cdk_json_context(path: Path = CDK_JSON) -> dict[str, Any]:
+    """The `context` block of cdk.json (the CDK CLI passes it to the app, `python app.py` alone does not)."""
+    if not path.exists():
+        return {}
+    return dict(json.loads(path.read_text()).get("context", {}))
+
+
+def _coerce(value: Any) -> Any:
+    """`-c key=value` arrives as a string; accept JSON spellings (true, 10, ["a"]) and `null`."""
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            return value
+    return value
+
+
+def load_config(context: dict[str, Any]) -> StackConfig:
+    """Validate the known keys of `context` (cdk.json defaults merged with -c overrides)."""
+    fields = StackConfig.model_fields
+    raw = {key: _coerce(value) for key, value in context.items() if key in fields}
+    if isinstance(raw.get("recording_suffixes"), (int, float)):
+        raw["recording_suffixes"] = str(context["recording_suffixes"])
+    try:
+        return StackConfig.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'context'}: {e['msg']}" for e in exc.errors())
+        raise ConfigError(f"invalid CDK context: {problems}") from None

@@ -1,0 +1,244 @@
+"""The six Lambda functions of docs/architecture.md: one factory for the defaults, exact env vars, one role each,
+least privilege through grant_*."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_destinations as destinations
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_stepfunctions as sfn
+from constructs import Construct
+
+from infra.config import LOG_RETENTION_DAYS, StackConfig
+from infra.nag import acknowledge
+from infra.names import (
+    FUNCTIONS_DIR,
+    HANDLER_ENV,
+    POWERTOOLS_METRICS_NAMESPACE,
+    POWERTOOLS_SERVICE_NAME,
+    PROFILES_PREFIX,
+    RESULTS_PREFIX,
+    Handler,
+    handler_path,
+)
+from infra.notifications import Notifications
+from infra.storage import Storage
+
+RUNTIME = lambda_.Runtime.PYTHON_3_12
+ARCHITECTURE = lambda_.Architecture.X86_64  # must match the layer's pip platform (infra/layer.py)
+CODE_EXCLUDES = ["requirements.txt", "**/__pycache__", "**/*.pyc", "**/.pytest_cache", "**/*.egg-info"]
+
+_RETENTION = dict(zip(LOG_RETENTION_DAYS, (m for m in logs.RetentionDays if m.name != "INFINITE"), strict=True))
+
+#: start_call's async invocations: Lambda retries twice, then the event + error go to the DLQ
+START_CALL_ASYNC_RETRIES = 2
+START_CALL_MAX_EVENT_AGE = Duration.hours(6)
+
+
+@dataclass(frozen=True)
+class Sizing:
+    timeout: Duration
+    memory_mb: int
+
+
+def sizing(name: str, config: StackConfig) -> Sizing:
+    """Deliberate per-function limits (every outbound HTTP call in the code has a shorter timeout)."""
+    if name == Handler.START_CALL:
+        # `upload` streams the recording from S3 to AssemblyAI: more time, more memory (= more network)
+        if config.audio_delivery == "upload":
+            return Sizing(Duration.minutes(10), 1024)
+        return Sizing(Duration.seconds(60), 256)
+    return {
+        Handler.CHECK_TRANSCRIPT: Sizing(Duration.seconds(30), 256),
+        Handler.FETCH_TRANSCRIPT: Sizing(Duration.seconds(120), 1024),  # long transcripts: JSON + VTT
+        Handler.RUN_ANALYSIS: Sizing(Duration.seconds(300), 512),  # one LLM Gateway request
+        Handler.FINALIZE_CALL: Sizing(Duration.seconds(60), 256),
+        Handler.RECORD_FAILURE: Sizing(Duration.seconds(30), 256),
+    }[name]
+
+
+class Functions(Construct):
+    def __init__(
+        self, scope: Construct, construct_id: str, *, config: StackConfig, storage: Storage,
+        notifications: Notifications, layer: lambda_.ILayerVersion,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self._config = config
+        self._layer = layer
+        self._code = lambda_.Code.from_asset(str(FUNCTIONS_DIR), exclude=CODE_EXCLUDES)
+        self._removal = RemovalPolicy.RETAIN if config.removal_policy == "retain" else RemovalPolicy.DESTROY
+        self._env_values = {
+            "CALLS_TABLE": storage.calls_table.table_name,
+            "IDEMPOTENCY_TABLE": storage.idempotency_table.table_name,
+            "RECORDINGS_BUCKET": storage.bucket.bucket_name,
+            "RESULTS_PREFIX": RESULTS_PREFIX,
+            "PROFILES_PREFIX": PROFILES_PREFIX,
+            "DEFAULT_PROFILE": config.default_profile,
+            "RESULTS_TOPIC_ARN": notifications.topic.topic_arn,
+            "ASSEMBLYAI_SECRET_ARN": storage.api_key_secret.secret_arn,
+            "ASSEMBLYAI_API_BASE_URL": config.api_base_url,
+            "ASSEMBLYAI_LLM_BASE_URL": config.llm_base_url,
+            "AUDIO_DELIVERY": config.audio_delivery,
+            "PRESIGN_TTL_SECONDS": str(config.presign_ttl_seconds),
+            "POLL_INITIAL_SECONDS": str(config.poll_initial_seconds),
+            "POLL_MAX_SECONDS": str(config.poll_max_seconds),
+            "POLL_BACKOFF": str(config.poll_backoff),
+            "TRANSCRIPTION_TIMEOUT_SECONDS": str(config.transcription_timeout_seconds),
+            "POWERTOOLS_SERVICE_NAME": POWERTOOLS_SERVICE_NAME,
+            "POWERTOOLS_METRICS_NAMESPACE": POWERTOOLS_METRICS_NAMESPACE,
+            "POWERTOOLS_LOG_LEVEL": config.log_level,
+        }
+        self._storage, self._topic = storage, notifications.topic
+        recordings, results, profiles = f"{config.recordings_prefix}*", f"{RESULTS_PREFIX}*", f"{PROFILES_PREFIX}*"
+
+        self.start_call = self._function(
+            "StartCall", Handler.START_CALL,
+            reserved_concurrency=config.start_call_reserved_concurrency,
+            deferred_env=("STATE_MACHINE_ARN",),
+        )
+        self.start_call.configure_async_invoke(
+            retry_attempts=START_CALL_ASYNC_RETRIES,
+            max_event_age=START_CALL_MAX_EVENT_AGE,
+            on_failure=destinations.SqsDestination(notifications.start_call_dlq),
+        )
+        self._read_objects(self.start_call, recordings, profiles)
+        self._use_calls_table(self.start_call)
+        storage.idempotency_table.grant_read_write_data(self.start_call)
+        storage.api_key_secret.grant_read(self.start_call)
+        self._publish(self.start_call)
+
+        self.check_transcript = self._function("CheckTranscript", Handler.CHECK_TRANSCRIPT)
+        self._use_calls_table(self.check_transcript)
+        storage.api_key_secret.grant_read(self.check_transcript)
+
+        self.fetch_transcript = self._function("FetchTranscript", Handler.FETCH_TRANSCRIPT)
+        self._use_calls_table(self.fetch_transcript)
+        self._read_objects(self.fetch_transcript, profiles, results)
+        self._put_objects(self.fetch_transcript, results)
+        storage.api_key_secret.grant_read(self.fetch_transcript)
+
+        self.run_analysis = self._function("RunAnalysis", Handler.RUN_ANALYSIS)
+        self._use_calls_table(self.run_analysis)
+        self._read_objects(self.run_analysis, profiles, results)
+        self._put_objects(self.run_analysis, results)
+        storage.api_key_secret.grant_read(self.run_analysis)
+
+        self.finalize_call = self._function("FinalizeCall", Handler.FINALIZE_CALL)
+        self._use_calls_table(self.finalize_call)
+        self._read_objects(self.finalize_call, results)
+        self._put_objects(self.finalize_call, results)
+        self._publish(self.finalize_call)
+
+        self.record_failure = self._function("RecordFailure", Handler.RECORD_FAILURE)
+        self._use_calls_table(self.record_failure)
+        self._publish(self.record_failure)
+
+    # ---- grants (each with the cdk-nag findings it causes, acknowledged on that role only) ----------
+    def _read_objects(self, fn: lambda_.Function, *key_patterns: str) -> None:
+        bucket = self._storage.bucket
+        for pattern in key_patterns:
+            bucket.grant_read(fn, pattern)
+            _ack_iam5(fn, f"Resource::<{_logical_id(bucket)}.Arn>/{pattern}",
+                      f"Objects under the {pattern!r} key prefix of the recordings bucket only.")
+        for action in ("s3:GetObject*", "s3:GetBucket*", "s3:List*"):
+            _ack_iam5(fn, f"Action::{action}",
+                      "grant_read's read-only action set (GetObjectVersion for versioned uploads, HeadObject), "
+                      "limited to named key prefixes of one bucket.")
+
+    def _put_objects(self, fn: lambda_.Function, *key_patterns: str) -> None:
+        bucket = self._storage.bucket
+        for pattern in key_patterns:
+            bucket.grant_put(fn, pattern)
+            _ack_iam5(fn, f"Resource::<{_logical_id(bucket)}.Arn>/{pattern}",
+                      f"Writes only under the {pattern!r} key prefix (results/<call_id>/...).")
+        _ack_iam5(fn, "Action::s3:Abort*", "grant_put: abort its own multipart uploads (no delete rights).")
+
+    def _use_calls_table(self, fn: lambda_.Function) -> None:
+        table = self._storage.calls_table
+        table.grant_read_write_data(fn)
+        _ack_iam5(fn, f"Resource::<{_logical_id(table)}.Arn>/index/*",
+                  "Queries on this table's own GSIs (by_status); no other table.")
+
+    def _publish(self, fn: lambda_.Function) -> None:
+        self._topic.grant_publish(fn)
+        _ack_iam5(fn, "Action::kms:GenerateDataKey*",
+                  "Publishing to the KMS-encrypted topic needs GenerateDataKey on the topic key (that key only).")
+
+    @property
+    def all(self) -> dict[str, lambda_.Function]:
+        return {
+            Handler.START_CALL: self.start_call,
+            Handler.CHECK_TRANSCRIPT: self.check_transcript,
+            Handler.FETCH_TRANSCRIPT: self.fetch_transcript,
+            Handler.RUN_ANALYSIS: self.run_analysis,
+            Handler.FINALIZE_CALL: self.finalize_call,
+            Handler.RECORD_FAILURE: self.record_failure,
+        }
+
+    def attach_state_machine(self, state_machine: sfn.IStateMachine) -> None:
+        """start_call starts executions of this machine only (wired after the workflow exists)."""
+        self.start_call.add_environment("STATE_MACHINE_ARN", state_machine.state_machine_arn)
+        state_machine.grant_start_execution(self.start_call)
+
+    def _function(
+        self, construct_id: str, name: str, *, reserved_concurrency: int | None = None,
+        deferred_env: tuple[str, ...] = (),
+    ) -> lambda_.Function:
+        config = self._config
+        size = sizing(name, config)
+        log_group = logs.LogGroup(
+            self, f"{construct_id}Logs",
+            retention=_RETENTION[config.log_retention_days],
+            removal_policy=self._removal,
+        )
+        role = iam.Role(
+            self, f"{construct_id}Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"call-analytics {name} (least privilege, grants only)",
+        )
+        log_group.grant_write(role)  # instead of the AWSLambdaBasicExecutionRole managed policy
+        env = {key: self._env_values[key] for key in HANDLER_ENV[name] if key not in deferred_env}
+        fn = lambda_.Function(
+            self, construct_id,
+            runtime=RUNTIME,
+            architecture=ARCHITECTURE,
+            code=self._code,
+            handler=handler_path(name),
+            layers=[self._layer],
+            role=role,
+            timeout=size.timeout,
+            memory_size=size.memory_mb,
+            environment=env,
+            tracing=lambda_.Tracing.ACTIVE,
+            log_group=log_group,
+            logging_format=lambda_.LoggingFormat.JSON,
+            application_log_level_v2=_app_log_level(config.log_level),
+            system_log_level_v2=lambda_.SystemLogLevel.WARN,
+            reserved_concurrent_executions=reserved_concurrency,
+            description=f"call-analytics {name}",
+        )
+        acknowledge(fn, "AwsSolutions-L1",
+                    "python3.12 is the runtime fixed by docs/architecture.md (the dependency layer is built for "
+                    "it); moving to a newer runtime is a deliberate, tested change.")
+        acknowledge(role, "AwsSolutions-IAM5[Resource::*]",
+                    "Only X-Ray tracing (xray:PutTraceSegments, xray:PutTelemetryRecords) uses Resource '*': "
+                    "those actions have no resource-level permissions. tests/infra asserts no data action does.")
+        return fn
+
+
+def _app_log_level(level: str) -> lambda_.ApplicationLogLevel:
+    # Lambda's JSON log filter must let through what Powertools emits at POWERTOOLS_LOG_LEVEL
+    return {"DEBUG": lambda_.ApplicationLogLevel.DEBUG, "INFO": lambda_.ApplicationLogLevel.INFO,
+            "WARNING": lambda_.ApplicationLogLevel.WARN, "ERROR": lambda_.ApplicationLogLevel.ERROR}[level]
+
+
+def _logical_id(construct: Construct) -> str:
+    return Stack.of(construct).resolve(construct.node.default_child.logical_id)  # type: ignore[union-attr]
+
+
+def _ack_iam5(fn: lambda_.Function, finding: str, reason: str) -> None:
+    acknowledge(fn.role, f"AwsSolutions-IAM5[{finding}]", reason)  # type: ignore[arg-type]

@@ -1,0 +1,99 @@
+"""Stable names shared by the constructs, the stack outputs and tests (docs/architecture.md is the source)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+FUNCTIONS_DIR = REPO_ROOT / "functions"
+FUNCTIONS_REQUIREMENTS = FUNCTIONS_DIR / "requirements.txt"
+
+# Storage layout (fixed by the contract; only the upload prefix is configurable).
+RESULTS_PREFIX = "results/"
+PROFILES_PREFIX = "profiles/"
+
+# Powertools settings every function gets.
+POWERTOOLS_SERVICE_NAME = "call-analytics"
+POWERTOOLS_METRICS_NAMESPACE = "CallAnalytics"
+
+
+def handler_path(name: str) -> str:
+    return f"call_analytics.handlers.{name}.handler"
+
+
+class Handler:
+    START_CALL = "start_call"
+    CHECK_TRANSCRIPT = "check_transcript"
+    FETCH_TRANSCRIPT = "fetch_transcript"
+    RUN_ANALYSIS = "run_analysis"
+    FINALIZE_CALL = "finalize_call"
+    RECORD_FAILURE = "record_failure"
+
+    ALL = (START_CALL, CHECK_TRANSCRIPT, FETCH_TRANSCRIPT, RUN_ANALYSIS, FINALIZE_CALL, RECORD_FAILURE)
+
+
+_COMMON_ENV = ("POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL")
+
+#: handler -> env var names, exactly the table in docs/architecture.md (plus the Powertools trio).
+HANDLER_ENV: dict[str, tuple[str, ...]] = {
+    Handler.START_CALL: (
+        "CALLS_TABLE", "IDEMPOTENCY_TABLE", "RECORDINGS_BUCKET", "RESULTS_PREFIX", "PROFILES_PREFIX",
+        "DEFAULT_PROFILE", "STATE_MACHINE_ARN", "RESULTS_TOPIC_ARN", "ASSEMBLYAI_SECRET_ARN",
+        "ASSEMBLYAI_API_BASE_URL", "AUDIO_DELIVERY", "PRESIGN_TTL_SECONDS", "POLL_INITIAL_SECONDS",
+    ),
+    Handler.CHECK_TRANSCRIPT: (
+        "CALLS_TABLE", "ASSEMBLYAI_SECRET_ARN", "ASSEMBLYAI_API_BASE_URL", "POLL_INITIAL_SECONDS",
+        "POLL_MAX_SECONDS", "POLL_BACKOFF", "TRANSCRIPTION_TIMEOUT_SECONDS",
+    ),
+    Handler.FETCH_TRANSCRIPT: (
+        "CALLS_TABLE", "RECORDINGS_BUCKET", "RESULTS_PREFIX", "PROFILES_PREFIX", "ASSEMBLYAI_SECRET_ARN",
+        "ASSEMBLYAI_API_BASE_URL",
+    ),
+    Handler.RUN_ANALYSIS: (
+        "CALLS_TABLE", "RECORDINGS_BUCKET", "RESULTS_PREFIX", "PROFILES_PREFIX", "ASSEMBLYAI_SECRET_ARN",
+        "ASSEMBLYAI_LLM_BASE_URL",
+    ),
+    Handler.FINALIZE_CALL: ("CALLS_TABLE", "RECORDINGS_BUCKET", "RESULTS_PREFIX", "RESULTS_TOPIC_ARN"),
+    Handler.RECORD_FAILURE: ("CALLS_TABLE", "RESULTS_TOPIC_ARN"),
+}
+HANDLER_ENV = {name: names + _COMMON_ENV for name, names in HANDLER_ENV.items()}
+
+
+class Errors:
+    """Exception class names raised by functions/call_analytics/errors.py (Retry/Catch match on them)."""
+
+    THROTTLED = "ThrottledError"
+    TRANSIENT = "TransientError"
+    LAMBDA_SERVICE = ("Lambda.ServiceException", "Lambda.TooManyRequestsException", "Lambda.SdkClientException")
+    ALL = "States.ALL"
+
+
+class Output:
+    """CloudFormation output logical ids (the local stack and callctl read these names)."""
+
+    RECORDINGS_BUCKET = "RecordingsBucketName"
+    CALLS_TABLE = "CallsTableName"
+    IDEMPOTENCY_TABLE = "IdempotencyTableName"
+    RESULTS_TOPIC = "ResultsTopicArn"
+    STATE_MACHINE = "StateMachineArn"
+    API_KEY_SECRET = "ApiKeySecretArn"
+    START_CALL_FUNCTION = "StartCallFunctionName"
+    START_CALL_DLQ = "StartCallDlqUrl"
+    WORKFLOW_DLQ = "WorkflowDlqUrl"
+
+
+class State:
+    """State names in the state machine (the contract's diagram)."""
+
+    WAIT = "WaitForTranscript"
+    CHECK = "CheckTranscript"
+    READY = "TranscriptReady?"
+    TRANSCRIPT_ERROR = "TranscriptErrored"
+    FETCH = "FetchTranscript"
+    HAS_SPEECH = "HasSpeech?"
+    NO_ANALYSES = "NoAnalyses"
+    RUN_ANALYSES = "RunAnalyses"
+    RUN_ANALYSIS = "RunAnalysis"
+    FINALIZE = "FinalizeCall"
+    RECORD_FAILURE = "RecordFailure"
+    FAILED = "CallFailed"

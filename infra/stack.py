@@ -1,0 +1,58 @@
+"""CallAnalyticsStack: composes one construct per capability, wires what crosses them, exports stable outputs."""
+
+from __future__ import annotations
+
+from aws_cdk import Annotations, CfnOutput, Stack, Tags
+from constructs import Construct
+
+from infra.config import StackConfig
+from infra.functions import Functions
+from infra.layer import DependencyLayer
+from infra.names import Output
+from infra.notifications import Notifications
+from infra.storage import Storage
+from infra.trigger import RecordingTrigger
+from infra.workflow import Workflow
+
+
+class CallAnalyticsStack(Stack):
+    def __init__(self, scope: Construct, construct_id: str, *, config: StackConfig, **kwargs) -> None:
+        super().__init__(scope, construct_id, description="Call analytics: S3 uploads -> AssemblyAI -> "
+                         "Step Functions -> DynamoDB/S3/SNS", **kwargs)
+        # cost-allocation tag; not on the KMS key: moto's CloudFormation KMS parser rejects Key/Value tags and the
+        # local stack deploys this same template
+        Tags.of(self).add("app", "call-analytics", exclude_resource_types=["AWS::KMS::Key"])
+        self.config = config
+
+        self.storage = Storage(self, "Storage", config=config)
+        self.notifications = Notifications(self, "Notifications", config=config)
+        self.layer = DependencyLayer(self, "DependencyLayer", bundle=config.bundle)
+        self.functions = Functions(self, "Functions", config=config, storage=self.storage,
+                                   notifications=self.notifications, layer=self.layer.layer)
+        self.workflow = Workflow(self, "Workflow", config=config, functions=self.functions,
+                                 workflow_dlq=self.notifications.workflow_dlq)
+        self.functions.attach_state_machine(self.workflow.state_machine)
+        self.trigger = RecordingTrigger(self, "Trigger", config=config, bucket=self.storage.bucket,
+                                        start_call=self.functions.start_call)
+        if not config.bundle:
+            Annotations.of(self.layer).add_warning_v2(
+                "call-analytics:placeholder-layer",
+                "The dependency layer is a placeholder (synth without -c bundle=true). Deploy with "
+                "`cdk deploy -c bundle=true` (make deploy), or the functions cannot import their dependencies.")
+        self._outputs()
+
+    def _outputs(self) -> None:
+        s, n, f, w = self.storage, self.notifications, self.functions, self.workflow
+        for logical_id, value, description in (
+            (Output.RECORDINGS_BUCKET, s.bucket.bucket_name, "Upload recordings under recordings/ here"),
+            (Output.CALLS_TABLE, s.calls_table.table_name, "Call records and analysis results"),
+            (Output.IDEMPOTENCY_TABLE, s.idempotency_table.table_name, "Powertools idempotency records"),
+            (Output.RESULTS_TOPIC, n.topic.topic_arn, "Completed/failed call notifications (attribute status)"),
+            (Output.STATE_MACHINE, w.state_machine.state_machine_arn, "Per-call workflow"),
+            (Output.API_KEY_SECRET, s.api_key_secret.secret_arn, "Put the AssemblyAI API key here"),
+            (Output.START_CALL_FUNCTION, f.start_call.function_name, "S3-triggered entry function"),
+            (Output.START_CALL_DLQ, n.start_call_dlq.queue_url, "start_call events that failed all retries"),
+            (Output.WORKFLOW_DLQ, n.workflow_dlq.queue_url, "Executions that ended FAILED/TIMED_OUT/ABORTED"),
+        ):
+            out = CfnOutput(self, logical_id, value=value, description=description)
+            out.override_logical_id(logical_id)

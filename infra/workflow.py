@@ -1,0 +1,145 @@
+"""The STANDARD state machine of docs/architecture.md (JSONPath, plain Lambda ARN tasks), its log group, and the
+rule that dead-letters executions ending outside the Catch path (timeout backstop, abort)."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import aws_stepfunctions_tasks as tasks
+from constructs import Construct
+
+from infra.config import StackConfig
+from infra.functions import _RETENTION, Functions, _logical_id
+from infra.nag import acknowledge
+from infra.names import Errors, State
+
+#: Step Functions waits this much longer than the Lambda timeout before it gives up on a task
+TASK_TIMEOUT_MARGIN = Duration.seconds(30)
+
+
+def add_contract_retries(state: sfn.TaskStateBase | sfn.Map) -> None:
+    """Retry policy of the contract: ThrottledError long backoff with full jitter; transient + Lambda errors."""
+    state.add_retry(errors=[Errors.THROTTLED], interval=Duration.seconds(5), backoff_rate=2, max_attempts=6,
+                    jitter_strategy=sfn.JitterType.FULL)
+    state.add_retry(errors=[Errors.TRANSIENT, *Errors.LAMBDA_SERVICE], interval=Duration.seconds(2),
+                    backoff_rate=2, max_attempts=4)
+
+
+class Workflow(Construct):
+    def __init__(
+        self, scope: Construct, construct_id: str, *, config: StackConfig, functions: Functions,
+        workflow_dlq: sqs.IQueue,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self._config = config
+        removal = RemovalPolicy.RETAIN if config.removal_policy == "retain" else RemovalPolicy.DESTROY
+
+        record_failure = self._task(State.RECORD_FAILURE, functions.record_failure, result_path="$.failure")
+        failed = sfn.Fail(self, State.FAILED, comment="The call failed; RecordFailure stored and announced why",
+                          error_path="$.error.Error", cause_path="$.error.Cause")
+        record_failure.next(failed)
+
+        def guarded(task: sfn.TaskStateBase | sfn.Map) -> sfn.TaskStateBase | sfn.Map:
+            task.add_catch(record_failure, errors=[Errors.ALL], result_path="$.error")
+            return task
+
+        wait = sfn.Wait(self, State.WAIT, comment="poll.wait_seconds comes from start_call / CheckTranscript",
+                        time=sfn.WaitTime.seconds_path("$.poll.wait_seconds"))
+        check = guarded(self._task(State.CHECK, functions.check_transcript, result_path="$.poll"))
+        fetch = guarded(self._task(State.FETCH, functions.fetch_transcript, result_path="$.transcript"))
+        finalize = guarded(self._task(State.FINALIZE, functions.finalize_call, result_path="$.final"))
+
+        # Defensive: check_transcript raises TranscriptionFailed on status `error`; should a status `error` ever
+        # come back instead, it still ends in RecordFailure with a named error.
+        transcript_errored = sfn.Pass(
+            self, State.TRANSCRIPT_ERROR,
+            result=sfn.Result.from_object({"Error": "TranscriptionFailed",
+                                           "Cause": "AssemblyAI reported transcript status 'error'"}),
+            result_path="$.error",
+        ).next(record_failure)
+
+        run_analysis = self._task(State.RUN_ANALYSIS, functions.run_analysis, result_path=None)
+        run_analyses = sfn.Map(
+            self, State.RUN_ANALYSES,
+            items_path="$.transcript.analyses",
+            item_selector={
+                "call_id": sfn.JsonPath.string_at("$.call_id"),
+                "profile": sfn.JsonPath.string_at("$.profile"),
+                "analysis": sfn.JsonPath.string_at("$$.Map.Item.Value"),
+            },
+            max_concurrency=config.analysis_max_concurrency,
+            result_path="$.analyses",
+        )
+        run_analyses.item_processor(run_analysis)
+        guarded(run_analyses)
+
+        no_analyses = sfn.Pass(self, State.NO_ANALYSES, comment="No speech: analyses skipped (reason stored)",
+                               result=sfn.Result.from_array([]), result_path="$.analyses")
+
+        has_speech = (
+            sfn.Choice(self, State.HAS_SPEECH)
+            .when(sfn.Condition.and_(sfn.Condition.is_present("$.transcript.has_speech"),
+                                     sfn.Condition.boolean_equals("$.transcript.has_speech", True)),
+                  run_analyses.next(finalize))
+            .otherwise(no_analyses.next(finalize))
+        )
+        ready = (
+            sfn.Choice(self, State.READY)
+            .when(sfn.Condition.string_equals("$.poll.status", "completed"), fetch.next(has_speech))
+            .when(sfn.Condition.string_equals("$.poll.status", "error"), transcript_errored)
+            .otherwise(wait)
+        )
+        definition = wait.next(check).next(ready)
+
+        self.log_group = logs.LogGroup(
+            self, "StateMachineLogs",
+            retention=_RETENTION[config.log_retention_days],
+            removal_policy=removal,
+        )
+        self.state_machine = sfn.StateMachine(
+            self, "StateMachine",
+            comment="Call analytics: poll the AssemblyAI transcript, fetch it, run the profile's analyses",
+            definition_body=sfn.DefinitionBody.from_chainable(definition),
+            state_machine_type=sfn.StateMachineType.STANDARD,
+            timeout=Duration.seconds(config.execution_timeout),
+            tracing_enabled=True,
+            logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
+        )
+        for fn in (functions.check_transcript, functions.fetch_transcript, functions.run_analysis,
+                   functions.finalize_call, functions.record_failure):
+            acknowledge(self.state_machine, f"AwsSolutions-IAM5[Resource::<{_logical_id(fn)}.Arn>:*]",
+                        "Generated by LambdaInvoke: lambda:InvokeFunction on the function and its versions/aliases "
+                        "(the function is named, only the qualifier is a wildcard).")
+        acknowledge(self.state_machine, "AwsSolutions-IAM5[Resource::*]",
+                    "Only CloudWatch Logs vended-log delivery (logs:*LogDelivery*, logs:Describe*) and X-Ray "
+                    "(xray:Put*, xray:GetSampling*): these actions have no resource-level permissions.")
+
+        events.Rule(
+            self, "ExecutionEndedUncaught",
+            description="Executions that end FAILED/TIMED_OUT/ABORTED (timeouts never reach RecordFailure)",
+            event_pattern=events.EventPattern(
+                source=["aws.states"],
+                detail_type=["Step Functions Execution Status Change"],
+                detail={"stateMachineArn": [self.state_machine.state_machine_arn],
+                        "status": ["FAILED", "TIMED_OUT", "ABORTED"]},
+            ),
+            targets=[targets.SqsQueue(workflow_dlq)],
+        )
+
+    def _task(self, state_id: str, fn: lambda_.Function, *, result_path: str | None) -> tasks.LambdaInvoke:
+        """A plain-ARN Lambda task (payload_response_only), the whole state as input, the contract's retries."""
+        task = tasks.LambdaInvoke(
+            self, state_id,
+            lambda_function=fn,
+            payload_response_only=True,
+            retry_on_service_exceptions=False,  # replaced by the contract's retry policy below
+            result_path=result_path,
+            task_timeout=sfn.Timeout.duration(fn.timeout.plus(TASK_TIMEOUT_MARGIN)),
+        )
+        add_contract_retries(task)
+        return task

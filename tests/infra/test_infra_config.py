@@ -1,0 +1,77 @@
+"""The deployment parameters: cdk.json defaults, -c coercion, validation with clear errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from infra.config import ConfigError, StackConfig, load_config
+
+
+def test_cdk_json_runs_the_app_and_mirrors_the_model_defaults(cdk_json):
+    assert cdk_json["app"] == "python3 app.py"
+    params = {k: v for k, v in cdk_json["context"].items() if k in StackConfig.model_fields}
+    assert set(params) == set(StackConfig.model_fields)  # every parameter is documented there
+    assert load_config(params) == StackConfig()
+
+
+def test_feature_flags_are_set(cdk_json):
+    # with BUCKET_OWNER_ENFORCED the access-log bucket must be granted by policy, not ACL
+    assert cdk_json["context"]["@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy"] is True
+
+
+def test_cli_strings_are_coerced():
+    cfg = load_config({"poll_initial_seconds": "5", "poll_backoff": "2.5", "suffix_case_variants": "false",
+                       "recording_suffixes": ".wav,.MP3", "start_call_reserved_concurrency": "null",
+                       "assemblyai_api_base_url": "http://127.0.0.1:9000/", "default_profile": "sales"})
+    assert cfg.poll_initial_seconds == 5 and cfg.poll_backoff == 2.5
+    assert cfg.trigger_suffixes == (".wav", ".MP3")
+    assert cfg.start_call_reserved_concurrency is None
+    assert cfg.api_base_url == "http://127.0.0.1:9000"
+    assert cfg.llm_base_url == "https://llm-gateway.assemblyai.com/v1"
+
+
+def test_region_selects_base_urls():
+    eu = load_config({"assemblyai_region": "eu"})
+    assert (eu.api_base_url, eu.llm_base_url) == ("https://api.eu.assemblyai.com",
+                                                  "https://llm-gateway.eu.assemblyai.com/v1")
+
+
+def test_case_variants_double_the_suffixes():
+    cfg = StackConfig(recording_suffixes=(".wav", ".mp3"))
+    assert cfg.trigger_suffixes == (".wav", ".WAV", ".mp3", ".MP3")
+
+
+def test_prefix_is_normalised():
+    assert load_config({"recordings_prefix": "/uploads"}).recordings_prefix == "uploads/"
+
+
+def test_execution_timeout_defaults_behind_the_polling_deadline():
+    cfg = StackConfig(transcription_timeout_seconds=600)
+    assert cfg.execution_timeout == 600 + 3600
+
+
+@pytest.mark.parametrize("context,fragment", [
+    ({"assemblyai_region": "ap"}, "assemblyai_region"),
+    ({"recordings_prefix": "results/"}, "reserved prefix"),
+    ({"recordings_prefix": ""}, "must not be empty"),
+    ({"recording_suffixes": "wav"}, "not a file extension"),
+    ({"recording_suffixes": ".tar.gz"}, "not a file extension"),  # would overlap '.gz' filters
+    ({"recording_suffixes": []}, "at least one suffix"),
+    ({"poll_initial_seconds": 30, "poll_max_seconds": 10}, "poll_max_seconds"),
+    ({"execution_timeout_seconds": 3600, "transcription_timeout_seconds": 3600}, "execution_timeout_seconds"),
+    ({"log_retention_days": 31}, "log_retention_days"),
+    ({"analysis_max_concurrency": 0}, "analysis_max_concurrency"),
+    ({"assemblyai_api_base_url": "ftp://x"}, "not an http(s) URL"),
+    ({"default_profile": "Sales Team"}, "default_profile"),
+    ({"audio_delivery": "stream"}, "audio_delivery"),
+    ({"stack_name": "1stack"}, "stack_name"),
+])
+def test_invalid_context_is_rejected_clearly(context, fragment):
+    with pytest.raises(ConfigError, match="invalid CDK context") as exc:
+        load_config(context)
+    assert fragment in str(exc.value)
+
+
+def test_unknown_keys_are_not_parameters():
+    # feature flags and CDK's own keys pass through untouched
+    assert load_config({"@aws-cdk/core:foo": True, "aws:cdk:bundling-stacks": []}) == StackConfig()

@@ -1,0 +1,131 @@
+"""The state machine definition: the contract's polling loop, retries by exception name, Catch, timeouts."""
+
+from __future__ import annotations
+
+import pytest
+from infra_template import all_states
+
+THROTTLED_RETRY = {"ErrorEquals": ["ThrottledError"], "IntervalSeconds": 5, "BackoffRate": 2, "MaxAttempts": 6,
+                   "JitterStrategy": "FULL"}
+TRANSIENT_RETRY = {"ErrorEquals": ["TransientError", "Lambda.ServiceException", "Lambda.TooManyRequestsException",
+                                   "Lambda.SdkClientException"],
+                   "IntervalSeconds": 2, "BackoffRate": 2, "MaxAttempts": 4}
+CATCH = {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "RecordFailure"}
+
+
+@pytest.fixture(scope="module")
+def machine(synth):
+    return synth.state_machine()
+
+
+@pytest.fixture(scope="module")
+def states(machine):
+    return all_states(machine[2])
+
+
+def test_standard_logged_traced(machine):
+    _, props, definition = machine
+    assert props["StateMachineType"] == "STANDARD"
+    assert props["TracingConfiguration"] == {"Enabled": True}
+    assert props["LoggingConfiguration"]["Level"] == "ALL"
+    assert "QueryLanguage" not in definition  # plain JSONPath (moto's interpreter has no JSONata)
+
+
+def test_polling_loop(machine, states):
+    definition = machine[2]
+    assert definition["StartAt"] == "WaitForTranscript"
+    wait = states["WaitForTranscript"]
+    assert wait["Type"] == "Wait" and wait["SecondsPath"] == "$.poll.wait_seconds"
+    assert wait["Next"] == "CheckTranscript"
+    check = states["CheckTranscript"]
+    assert check["ResultPath"] == "$.poll" and check["Next"] == "TranscriptReady?"
+    ready = states["TranscriptReady?"]
+    assert ready["Type"] == "Choice"
+    branches = {c["StringEquals"]: c["Next"] for c in ready["Choices"] if c["Variable"] == "$.poll.status"}
+    assert branches["completed"] == "FetchTranscript"
+    assert ready["Default"] == "WaitForTranscript"  # queued / processing: poll again
+    # a status `error` still ends in RecordFailure with a named error
+    errored = states[branches["error"]]
+    assert errored["ResultPath"] == "$.error" and errored["Result"]["Error"] == "TranscriptionFailed"
+    assert errored["Next"] == "RecordFailure"
+
+
+def test_fetch_speech_choice_map_finalize(synth, states):
+    fetch = states["FetchTranscript"]
+    assert fetch["ResultPath"] == "$.transcript" and fetch["Next"] == "HasSpeech?"
+    has_speech = states["HasSpeech?"]
+    assert has_speech["Choices"][0]["Next"] == "RunAnalyses"
+    no_speech = states[has_speech["Default"]]
+    assert no_speech["Next"] == "FinalizeCall" and no_speech["ResultPath"] == "$.analyses"
+    run = states["RunAnalyses"]
+    assert run["Type"] == "Map"
+    assert run["ItemsPath"] == "$.transcript.analyses"
+    assert run["ItemSelector"] == {"call_id.$": "$.call_id", "profile.$": "$.profile",
+                                   "analysis.$": "$$.Map.Item.Value"}
+    assert run["MaxConcurrency"] == synth.config.analysis_max_concurrency == 4
+    assert run["ResultPath"] == "$.analyses" and run["Next"] == "FinalizeCall"
+    assert states["FinalizeCall"].get("End") is True
+
+
+def test_map_concurrency_is_configurable(alt_synth):
+    assert all_states(alt_synth.state_machine()[2])["RunAnalyses"]["MaxConcurrency"] == 2
+
+
+def test_every_task_retries_by_exception_name(states):
+    tasks = {name: s for name, s in states.items() if s["Type"] == "Task"}
+    assert set(tasks) == {"CheckTranscript", "FetchTranscript", "RunAnalysis", "FinalizeCall", "RecordFailure"}
+    for name, task in tasks.items():
+        assert task["Retry"] == [THROTTLED_RETRY, TRANSIENT_RETRY], name
+
+
+def test_every_step_is_caught_into_record_failure_then_fail(states):
+    for name in ("CheckTranscript", "FetchTranscript", "RunAnalyses", "FinalizeCall"):
+        assert states[name]["Catch"] == [CATCH], name
+    record = states["RecordFailure"]
+    assert "Catch" not in record  # no loop: if recording fails the execution fails (and is dead-lettered)
+    failed = states[record["Next"]]
+    assert failed["Type"] == "Fail"
+    assert (failed["ErrorPath"], failed["CausePath"]) == ("$.error.Error", "$.error.Cause")
+
+
+def test_tasks_invoke_plain_lambda_arns_with_timeouts(synth, states):
+    functions = {logical_id: props for logical_id, props in synth.functions().values()}
+    expected = {"CheckTranscript": "check_transcript", "FetchTranscript": "fetch_transcript",
+                "RunAnalysis": "run_analysis", "FinalizeCall": "finalize_call", "RecordFailure": "record_failure"}
+    for state_name, handler in expected.items():
+        task = states[state_name]
+        fn_id, fn_props = synth.functions()[handler]
+        assert task["Resource"] == f"arn:{fn_id}"  # payload_response_only: no lambda:invoke wrapper
+        assert fn_id in functions
+        assert task["TimeoutSeconds"] > fn_props["Timeout"]
+
+
+def test_execution_timeout_is_a_backstop_behind_polling(synth, alt_synth):
+    for s in (synth, alt_synth):
+        definition = s.state_machine()[2]
+        cfg = s.config
+        assert definition["TimeoutSeconds"] > cfg.transcription_timeout_seconds + cfg.poll_max_seconds
+
+
+def test_state_machine_role_invokes_only_its_functions(synth):
+    _, props, _ = synth.state_machine()
+    statements = synth.role_statements(props["RoleArn"])
+    invoke = [s for s in statements if "lambda:InvokeFunction" in s["Action"]]
+    targets = {r["Fn::GetAtt"][0] if "Fn::GetAtt" in r else r["Fn::Join"][1][0]["Fn::GetAtt"][0]
+               for s in invoke for r in s["Resource"]}
+    fns = synth.functions()
+    assert targets == {fns[h][0] for h in ("check_transcript", "fetch_transcript", "run_analysis",
+                                           "finalize_call", "record_failure")}
+    assert fns["start_call"][0] not in targets
+
+
+def test_uncaught_endings_are_dead_lettered(synth):
+    logical_id, _, _ = synth.state_machine()
+    (rule,) = synth.resources("AWS::Events::Rule").values()
+    pattern = rule["Properties"]["EventPattern"]
+    assert pattern["source"] == ["aws.states"]
+    assert pattern["detail"]["stateMachineArn"] == [{"Ref": logical_id}]
+    assert set(pattern["detail"]["status"]) == {"FAILED", "TIMED_OUT", "ABORTED"}
+    (target,) = rule["Properties"]["Targets"]
+    dlq_id = target["Arn"]["Fn::GetAtt"][0]
+    assert synth.raw["Outputs"]["WorkflowDlqUrl"]["Value"] == {"Ref": dlq_id}
