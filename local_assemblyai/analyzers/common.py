@@ -1,0 +1,88 @@
+"""Helpers shared by the offline analyzers: speaker roles, sentence splitting, schema enums."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from ..transcript_parse import Line
+
+_AGENT_CUES = re.compile(
+    r"\b(thank(s| you) for calling|how (can|may) i help|my name is|this is \w+ (from|speaking)|speaking\b|"
+    r"customer (care|service|support)|support\b|let me (check|take a look)|i can see|is there anything else)",
+    re.IGNORECASE)
+_ROLE_NAMES = {"agent": "agent", "representative": "agent", "rep": "agent", "customer": "customer",
+               "caller": "customer", "client": "customer"}
+
+
+def speakers(lines: list[Line]) -> list[str]:
+    seen: list[str] = []
+    for ln in lines:
+        if ln.speaker and ln.speaker not in seen:
+            seen.append(ln.speaker)
+    return seen
+
+
+def agent_speaker(lines: list[Line]) -> str | None:
+    """The speaker who behaves like the agent: explicit role names first, then agent phrases, then
+    whoever speaks first (agents answer the phone)."""
+    spk = speakers(lines)
+    for s in spk:
+        if _ROLE_NAMES.get(s.lower()) == "agent":
+            return s
+    if not spk:
+        return None
+    scores = {s: 0 for s in spk}
+    for ln in lines:
+        if ln.speaker:
+            scores[ln.speaker] += len(_AGENT_CUES.findall(ln.text))
+    best = max(spk, key=lambda s: (scores[s], -spk.index(s)))
+    return best if scores[best] > 0 else spk[0]
+
+
+def customer_speaker(lines: list[Line]) -> str | None:
+    agent = agent_speaker(lines)
+    others = [s for s in speakers(lines) if s != agent]
+    for s in others:
+        if _ROLE_NAMES.get(s.lower()) == "customer":
+            return s
+    return others[0] if others else None
+
+
+_SENT_SPLIT = re.compile(r"(?<=[.?!])\s+")
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences as exact substrings of `text`."""
+    return [s for s in _SENT_SPLIT.split(text.strip()) if s]
+
+
+def _resolve(schema: Any, root: dict) -> Any:
+    if isinstance(schema, dict) and "$ref" in schema:
+        ref = schema["$ref"]
+        if ref.startswith("#/"):
+            node: Any = root
+            for part in ref[2:].split("/"):
+                node = node.get(part, {}) if isinstance(node, dict) else {}
+            return _resolve(node, root)
+    return schema
+
+
+def schema_enum(schema: dict, path: list[str]) -> list[str]:
+    """The `enum` found by walking `properties`/`items` along `path` (e.g. ["phases", "name"])."""
+    root = schema
+    node: Any = _resolve(schema, root)
+    for key in path:
+        node = _resolve(node, root)
+        if isinstance(node, dict) and node.get("type") == "array" or (isinstance(node, dict) and "items" in node):
+            node = _resolve(node.get("items", {}), root)
+        props = node.get("properties", {}) if isinstance(node, dict) else {}
+        node = _resolve(props.get(key, {}), root)
+    if isinstance(node, dict) and node.get("type") == "array" and "items" in node:
+        node = _resolve(node["items"], root)
+    values = node.get("enum") if isinstance(node, dict) else None
+    return [str(v) for v in values] if isinstance(values, list) else []
+
+
+def format_line(line: Line) -> str:
+    return f"{line.speaker}: {line.text}" if line.speaker else line.text

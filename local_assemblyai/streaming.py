@@ -1,0 +1,435 @@
+"""Universal Streaming v3 session (`/v3/ws`): energy VAD turns decoded by the same faster-whisper engine.
+
+Turn detection: 20 ms frames are speech when their level exceeds max(vad_floor_dbfs, noise floor +
+vad_margin_db), the noise floor being the 10th percentile of the last 5 s. An open turn ends after
+`max_turn_silence` ms of silence, or after `min_turn_silence` ms when the latest decode ends a
+sentence (our stand-in for the end-of-turn confidence). While a turn is open it is re-decoded every
+`partial_interval_seconds` for partial Turns. Decoding runs in a thread, one job at a time per
+session, so messages keep their order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from aiohttp import WSMsgType, web
+
+from .config import StreamingConfig
+from .diarization import estimate_f0
+from .stt import SpeechEngine
+
+log = logging.getLogger("local_assemblyai.streaming")
+SR = 16000
+FRAME = 320  # 20 ms at 16 kHz
+
+
+class SessionClose(Exception):
+    def __init__(self, code: int, reason: str, send_error: bool = True) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+        self.send_error = send_error
+
+
+def parse_bool(value: str) -> bool:
+    v = value.strip().lower()
+    if v in ("true", "1", "yes"):
+        return True
+    if v in ("false", "0", "no"):
+        return False
+    raise ValueError(f"not a boolean: {value}")
+
+
+_INT_PARAMS = ("sample_rate", "min_turn_silence", "max_turn_silence", "min_end_of_turn_silence_when_confident",
+               "inactivity_timeout", "max_speakers")
+_FLOAT_PARAMS = ("end_of_turn_confidence_threshold", "vad_threshold")
+_BOOL_PARAMS = ("format_turns", "language_detection", "speaker_labels", "filter_profanity", "redact_pii",
+                "include_partial_turns", "continuous_partials", "session_heartbeat", "acknowledge_silence")
+_JSON_PARAMS = ("keyterms_prompt", "llm_gateway", "redact_pii_policies", "language_codes")
+
+
+@dataclass
+class SessionParams:
+    sample_rate: int = SR
+    encoding: str = "pcm_s16le"
+    speech_model: str = "universal-streaming-english"
+    format_turns: bool = False
+    min_turn_silence: int = 400
+    max_turn_silence: int = 1280
+    end_of_turn_confidence_threshold: float = 0.4
+    vad_threshold: float = 0.4
+    keyterms_prompt: list[str] = field(default_factory=list)
+    llm_gateway: dict[str, Any] | None = None
+    inactivity_timeout: int | None = None
+    speaker_labels: bool = False
+    max_speakers: int = 2
+    language_detection: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_query(cls, query: dict[str, str]) -> SessionParams:
+        p = cls()
+        for key, raw in query.items():
+            if key in ("token",):
+                continue
+            try:
+                if key in _INT_PARAMS:
+                    value: Any = int(raw)
+                elif key in _FLOAT_PARAMS:
+                    value = float(raw)
+                elif key in _BOOL_PARAMS:
+                    value = parse_bool(raw)
+                elif key in _JSON_PARAMS:
+                    value = json.loads(raw)
+                else:
+                    value = raw
+            except (ValueError, json.JSONDecodeError) as exc:
+                raise SessionClose(3006, f"Invalid Message: bad value for {key}: {exc}") from exc
+            p.set(key, value)
+        if p.sample_rate <= 0:
+            raise SessionClose(3006, "Invalid Message: sample_rate must be a positive integer")
+        if p.encoding not in ("pcm_s16le", "pcm_mulaw"):
+            raise SessionClose(3006, f"Invalid Message: unsupported encoding {p.encoding}")
+        if p.llm_gateway is not None and (not isinstance(p.llm_gateway, dict) or "model" not in p.llm_gateway):
+            raise SessionClose(3006, "Invalid Message: llm_gateway must be a JSON object with a model")
+        if not isinstance(p.keyterms_prompt, list) or len(p.keyterms_prompt) > 100:
+            raise SessionClose(3006, "Invalid Message: keyterms_prompt must be a JSON list of at most 100 terms")
+        return p
+
+    def set(self, key: str, value: Any) -> None:
+        if key == "min_end_of_turn_silence_when_confident":
+            key = "min_turn_silence"  # deprecated alias
+        if key in self.__dataclass_fields__ and key != "extra":
+            setattr(self, key, value)
+        else:
+            self.extra[key] = value
+
+
+_UPDATABLE = {"end_of_turn_confidence_threshold", "min_turn_silence", "max_turn_silence", "vad_threshold",
+              "format_turns", "keyterms_prompt", "prompt", "filter_profanity",
+              "min_end_of_turn_silence_when_confident"}
+
+
+def mulaw_decode(data: bytes) -> np.ndarray:
+    u = ~np.frombuffer(data, dtype=np.uint8)
+    sign = (u & 0x80) != 0
+    exponent = (u >> 4) & 0x07
+    mantissa = u & 0x0F
+    magnitude = ((mantissa.astype(np.int32) << 3) + 0x84) << exponent
+    sample = (magnitude - 0x84).astype(np.float32)
+    return np.where(sign, -sample, sample) / 32768.0
+
+
+def _unformat(text: str) -> str:
+    """Universal-Streaming's unformatted transcript: lower case, no punctuation."""
+    return re.sub(r"[^\w\s'-]", "", text).lower().strip()
+
+
+class StreamingSession:
+    def __init__(self, ws: web.WebSocketResponse, params: SessionParams, engine: SpeechEngine,
+                 cfg: StreamingConfig, chat: Callable[[dict, str], Awaitable[dict]],
+                 max_session_seconds: float, close_fault: tuple[int, str, float] | None = None,
+                 on_event: Callable[[str], None] | None = None) -> None:
+        self.ws = ws
+        self.p = params
+        self.engine = engine
+        self.cfg = cfg
+        self.chat = chat
+        self.max_session_seconds = max_session_seconds
+        self.close_fault = close_fault
+        self.on_event = on_event or (lambda name: None)
+        self.id = str(uuid.uuid4())
+        self.opened = time.monotonic()
+        self.first_audio_at: float | None = None
+        self.last_activity = time.monotonic()
+        self.audio = np.zeros(0, np.float32)       # whole session at 16 kHz (for turn slicing)
+        self.frame_db: list[float] = []
+        self.turn_start: int | None = None         # sample index
+        self.last_speech_end = 0
+        self.last_partial_at = 0
+        self.last_text = ""
+        self.turn_order = 0
+        self.turn_id = 0
+        self.jobs: asyncio.Queue[tuple[str, int, int, int, bool]] = asyncio.Queue()
+        self.busy = False
+        self.decoder_task: asyncio.Task | None = None
+        self.llm_tasks: set[asyncio.Task] = set()
+        self.send_lock = asyncio.Lock()
+        self.speaker_f0: list[float] = []
+        self.final_turns: list[dict] = []
+
+    # -- I/O ------------------------------------------------------------------------------------
+    async def send(self, payload: dict[str, Any]) -> None:
+        async with self.send_lock:
+            if not self.ws.closed:
+                await self.ws.send_str(json.dumps(payload))
+
+    async def run(self) -> None:
+        await self.send({"type": "Begin", "id": self.id, "expires_at": int(time.time() + self.max_session_seconds)})
+        self.decoder_task = asyncio.create_task(self._decoder())
+        try:
+            await self._loop()
+        except SessionClose as exc:
+            await self._close_with(exc)
+        finally:
+            self.decoder_task.cancel()
+            await asyncio.gather(self.decoder_task, return_exceptions=True)
+
+    async def _close_with(self, exc: SessionClose) -> None:
+        self.on_event(f"ws_close_{exc.code}")
+        if exc.send_error:
+            await self.send({"type": "Error", "error_code": exc.code, "error": exc.reason})
+        for t in self.llm_tasks:
+            t.cancel()
+        await self.ws.close(code=exc.code, message=exc.reason[:120].encode())
+
+    def _deadline(self) -> float:
+        deadlines = [self.opened + self.max_session_seconds]
+        if self.close_fault:
+            deadlines.append(self.opened + self.close_fault[2])
+        if self.p.inactivity_timeout:
+            deadlines.append(self.last_activity + self.p.inactivity_timeout)
+        return min(deadlines)
+
+    async def _check_deadlines(self) -> None:
+        now = time.monotonic()
+        if self.close_fault and now >= self.opened + self.close_fault[2]:
+            code, reason, _ = self.close_fault
+            raise SessionClose(code, reason)
+        if now >= self.opened + self.max_session_seconds:
+            raise SessionClose(3008, "Session Expired: Maximum session duration exceeded")
+        if self.p.inactivity_timeout and now >= self.last_activity + self.p.inactivity_timeout:
+            # v3 does not document an inactivity close code: end the session normally.
+            await self._terminate()
+            raise _Terminated()
+
+    async def _loop(self) -> None:
+        while True:
+            try:
+                await self._check_deadlines()
+            except _Terminated:
+                return
+            try:
+                msg = await asyncio.wait_for(self.ws.receive(), timeout=max(0.01, self._deadline() - time.monotonic()))
+            except TimeoutError:
+                continue
+            if msg.type == WSMsgType.BINARY:
+                self.last_activity = time.monotonic()
+                await self._on_audio(msg.data)
+            elif msg.type == WSMsgType.TEXT:
+                self.last_activity = time.monotonic()
+                if await self._on_text(msg.data):
+                    return
+            elif msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR):
+                return
+
+    async def _on_text(self, data: str) -> bool:
+        try:
+            msg = json.loads(data)
+        except json.JSONDecodeError:
+            raise SessionClose(3006, f"Invalid JSON: {data[:200]}") from None
+        if not isinstance(msg, dict) or not isinstance(msg.get("type"), str):
+            raise SessionClose(3006, f"Invalid Message: {data[:200]}")
+        kind = msg["type"]
+        if kind == "Terminate":
+            await self._terminate()
+            return True
+        if kind == "ForceEndpoint":
+            self._close_turn(forced=True)
+        elif kind == "KeepAlive":
+            pass
+        elif kind == "UpdateConfiguration":
+            bad = sorted(set(msg) - _UPDATABLE - {"type"})
+            if bad:
+                raise SessionClose(3006, f"Invalid Message: cannot update {', '.join(bad)}")
+            for k, v in msg.items():
+                if k != "type" and v is not None:
+                    self.p.set(k, v)
+        else:
+            raise SessionClose(3006, f"Invalid Message Type: {kind}")
+        return False
+
+    # -- audio ----------------------------------------------------------------------------------
+    async def _on_audio(self, data: bytes) -> None:
+        width = 1 if self.p.encoding == "pcm_mulaw" else 2
+        chunk_ms = len(data) / width / self.p.sample_rate * 1000
+        if not self.cfg.min_chunk_ms <= chunk_ms <= self.cfg.max_chunk_ms:
+            raise SessionClose(3007, f"Input duration violation: {chunk_ms:.0f} ms. Expected between "
+                                     f"{self.cfg.min_chunk_ms:.0f} and {self.cfg.max_chunk_ms:.0f} ms")
+        now = time.monotonic()
+        if self.first_audio_at is None:
+            self.first_audio_at = now
+        received = (len(self.audio) / SR) + chunk_ms / 1000
+        elapsed = now - self.first_audio_at
+        if self.cfg.enforce_realtime and received - elapsed > self.cfg.realtime_burst_seconds:
+            raise SessionClose(3007, f"Audio Transmission Rate Exceeded: Received {received:.1f} sec. audio in "
+                                     f"{elapsed:.1f} sec")
+        if width == 1:
+            samples = mulaw_decode(data)
+        else:
+            samples = np.frombuffer(data[: len(data) // 2 * 2], dtype="<i2").astype(np.float32) / 32768.0
+        if self.p.sample_rate != SR:
+            n_out = round(len(samples) * SR / self.p.sample_rate)
+            samples = np.interp(np.linspace(0, len(samples) - 1, n_out), np.arange(len(samples)),
+                                samples).astype(np.float32)
+        offset = len(self.audio)
+        self.audio = np.concatenate([self.audio, samples])
+        self._vad(offset)
+        await self._maybe_advance()
+
+    def _vad(self, offset: int) -> None:
+        """Frame-level VAD and turn boundaries. Runs on every chunk, never waits for decoding, so a
+        pause is detected even while the decoder lags behind (e.g. on a loaded machine)."""
+        start = (offset // FRAME) * FRAME
+        for s in range(start, len(self.audio) - FRAME + 1, FRAME):
+            if s // FRAME < len(self.frame_db):
+                continue
+            rms = float(np.sqrt(np.mean(self.audio[s:s + FRAME] ** 2)) + 1e-9)
+            db = 20 * np.log10(rms)
+            self.frame_db.append(db)
+            recent = self.frame_db[-250:]
+            floor = float(np.percentile(recent, 10)) if len(recent) >= 25 else -70.0
+            if db > max(self.cfg.vad_floor_dbfs, floor + self.cfg.vad_margin_db):
+                if self.turn_start is None:
+                    self.turn_start = max(0, s - int(0.2 * SR))
+                    self.turn_id += 1
+                    self.last_partial_at = s
+                    self.last_text = ""
+                self.last_speech_end = s + FRAME
+            elif self.turn_start is not None:
+                silence_ms = (s + FRAME - self.last_speech_end) / SR * 1000
+                confident = bool(re.search(r"[.?!]$", self.last_text))
+                eot_conf = 0.9 if confident else 0.3
+                if silence_ms >= self.p.max_turn_silence or (
+                        silence_ms >= self.p.min_turn_silence and eot_conf >= self.p.end_of_turn_confidence_threshold):
+                    self._close_turn()
+
+    def _close_turn(self, forced: bool = False) -> None:
+        if self.turn_start is None:
+            return
+        end = min(len(self.audio), self.last_speech_end + int(0.2 * SR))
+        self.jobs.put_nowait(("final", self.turn_id, self.turn_start, end, forced))
+        self.turn_start = None
+
+    async def _maybe_advance(self) -> None:
+        """Queue a partial decode of the open turn every partial interval, and once a pause starts
+        (its punctuation decides whether the turn may end after min_turn_silence)."""
+        if self.turn_start is None or not self.jobs.empty() or self.busy:
+            return  # never pile up partials behind a lagging decoder
+        silence_ms = (len(self.audio) - self.last_speech_end) / SR * 1000
+        if (len(self.audio) - self.last_partial_at) / SR >= self.cfg.partial_interval_seconds or (
+                silence_ms >= self.p.min_turn_silence * 0.5 and self.last_partial_at < self.last_speech_end):
+            self.last_partial_at = len(self.audio)
+            self.jobs.put_nowait(("partial", self.turn_id, self.turn_start, len(self.audio), False))
+
+    async def _decoder(self) -> None:
+        """Decode jobs one at a time, in order: messages keep their order and turn_order is sequential."""
+        while True:
+            kind, turn_id, start, end, forced = await self.jobs.get()
+            self.busy = True
+            try:
+                if kind == "partial":
+                    if turn_id == self.turn_id and self.turn_start is not None:
+                        await self._partial(start, end)
+                else:
+                    await self._final(start, end, forced)
+            finally:
+                self.busy = False
+                self.jobs.task_done()
+
+    async def _decode(self, start: int, end: int, beam: int) -> list[dict]:
+        segment = self.audio[start:end].copy()
+        hot = " ".join(self.p.keyterms_prompt) or None
+        words = await asyncio.get_running_loop().run_in_executor(
+            None, lambda: self.engine.transcribe_samples(segment, hotwords=hot, vad_filter=False, beam_size=beam))
+        offset_ms = start / SR * 1000
+        return [{"start": round(offset_ms + w["start"] * 1000), "end": round(offset_ms + w["end"] * 1000),
+                 "text": w["text"], "confidence": w["confidence"]} for w in words]
+
+    async def _partial(self, start: int, end: int) -> None:
+        words = await self._decode(start, end, beam=1)
+        if not words:
+            return
+        self.last_text = words[-1]["text"]
+        unformatted = [{**w, "text": _unformat(w["text"]), "word_is_final": i < len(words) - 1}
+                       for i, w in enumerate(words)]
+        unformatted = [w for w in unformatted if w["text"]]
+        await self.send({"type": "Turn", "turn_order": self.turn_order, "turn_is_formatted": False,
+                         "end_of_turn": False, "transcript": " ".join(w["text"] for w in unformatted[:-1]),
+                         "end_of_turn_confidence": 0.3, "utterance": "", "words": unformatted})
+
+    async def _final(self, start: int, end: int, forced: bool) -> None:
+        words = await self._decode(start, end, beam=self.engine.settings.beam_size)
+        if not words:
+            return  # noise, not speech: no turn
+        order = self.turn_order
+        self.turn_order += 1
+        formatted_text = " ".join(w["text"] for w in words)
+        raw = [{**w, "text": _unformat(w["text"]), "word_is_final": True} for w in words]
+        raw = [w for w in raw if w["text"]]
+        extra: dict[str, Any] = {}
+        if self.p.speaker_labels:
+            extra["speaker_label"] = self._speaker(start, end)
+        base = {"type": "Turn", "turn_order": order, "end_of_turn": True,
+                "end_of_turn_confidence": 1.0 if forced else 0.9, **extra}
+        await self.send({**base, "turn_is_formatted": False, "transcript": " ".join(w["text"] for w in raw),
+                         "utterance": formatted_text, "words": raw})
+        if self.p.format_turns:
+            await self.send({**base, "turn_is_formatted": True, "transcript": formatted_text,
+                             "utterance": formatted_text, "words": [{**w, "word_is_final": True} for w in words]})
+        self.final_turns.append({"turn_order": order, "transcript": formatted_text})
+        self.on_event("ws_turns")
+        if self.p.llm_gateway:
+            task = asyncio.create_task(self._llm(order, formatted_text))
+            self.llm_tasks.add(task)
+            task.add_done_callback(self.llm_tasks.discard)
+
+    def _speaker(self, start: int, end: int) -> str:
+        """Online pitch clustering: a new speaker when F0 differs by > 9 % from every known one."""
+        f0 = estimate_f0(self.audio[start:end])
+        if f0 is None:
+            return "UNKNOWN"
+        for i, known in enumerate(self.speaker_f0):
+            if abs(np.log(f0 / known)) < 0.09:
+                return chr(ord("A") + i)
+        if len(self.speaker_f0) < max(1, self.p.max_speakers):
+            self.speaker_f0.append(f0)
+            return chr(ord("A") + len(self.speaker_f0) - 1)
+        nearest = min(range(len(self.speaker_f0)), key=lambda i: abs(np.log(f0 / self.speaker_f0[i])))
+        return chr(ord("A") + nearest)
+
+    async def _llm(self, order: int, text: str) -> None:
+        cfg = json.loads(json.dumps(self.p.llm_gateway))  # deep copy
+        for m in cfg.get("messages", []):
+            if isinstance(m.get("content"), str):
+                m["content"] = m["content"].replace("{{turn}}", text)
+        if isinstance(cfg.get("prompt"), str):
+            cfg["prompt"] = cfg["prompt"].replace("{{turn}}", text)
+        try:
+            data = await self.chat(cfg, text)
+        except Exception as exc:  # noqa: BLE001 - reported to the client, the session continues
+            data = getattr(exc, "envelope", None) or {"error": str(exc)}
+        await self.send({"type": "LLMGatewayResponse", "turn_order": order, "transcript": text, "data": data})
+
+    async def _terminate(self) -> None:
+        self._close_turn()
+        await self.jobs.join()  # every queued decode is sent before Termination
+        if self.llm_tasks:
+            await asyncio.wait(list(self.llm_tasks), timeout=30)
+        audio_s = len(self.audio) / SR
+        await self.send({"type": "Termination", "audio_duration_seconds": round(audio_s),
+                         "session_duration_seconds": round(time.monotonic() - self.opened)})
+        await self.ws.close(code=1000)
+
+
+class _Terminated(Exception):
+    pass
