@@ -133,7 +133,8 @@ class SessionState:
     pending_unformatted: dict[int, Turn] = field(default_factory=dict)
     frames_sent: int = 0
     audio_sent_s: float = 0.0
-    connected_at: float = 0.0
+    connected_at: float = 0.0  # handshake done (monotonic); 0 if it never completed
+    closed_at: float = 0.0  # run_forever returned (monotonic)
 
 
 @dataclass
@@ -152,6 +153,7 @@ class CallSummary:
     outbox_pending: int
     outbox_dead: int
     upload_uri: str | None = None
+    outbox_spilled: int = 0  # responses only in memory at the end (the outbox could not be written): lost
 
 
 class EdgeClient:
@@ -249,15 +251,25 @@ class EdgeClient:
             if err and exit_code == EXIT_OK:
                 exit_code, message = EXIT_UPLOAD, err
         self._write_sidecar(ended=True, upload_uri=upload_uri)
-        pending = dead = 0
+        pending = dead = spilled = 0
         if self.outbox is not None:
-            if self.publisher is not None and self.s.drain_timeout > 0:
-                self.publisher.drain(self.s.drain_timeout)
-            counts = self.outbox.counts()
-            pending, dead = counts["pending"], counts["dead"]
+            try:
+                if self.publisher is not None and self.s.drain_timeout > 0:
+                    self.publisher.drain(self.s.drain_timeout)
+                self.outbox.flush_spill()
+                counts = self.outbox.counts()
+                pending, dead = counts["pending"], counts["dead"]
+            except Exception:
+                log.exception("cannot read the outbox %s", self.s.outbox_path)
+            spilled = self.outbox.spilled
+            if spilled:
+                pending = max(pending, spilled)
+                for row in self.outbox.spilled_rows():
+                    log.error("LLM response %s could NOT be written to the outbox and is lost when the client "
+                              "exits (not published): %s", row[0], row[2])
         summary = CallSummary(self.call_id, exit_code, message, self.recording, self.frames_captured,
                               self.frames_sent, self.backlog.dropped, list(self.session_ids), len(self.sessions),
-                              self.turns_final, self.llm_responses, pending, dead, upload_uri)
+                              self.turns_final, self.llm_responses, pending, dead, upload_uri, spilled)
         log.info("call %s finished (exit %d: %s): frames_captured=%d frames_sent=%d frames_dropped=%d "
                  "recording=%s sessions=%d turns=%d llm_responses=%d outbox_pending=%d outbox_dead=%d",
                  self.call_id, exit_code, message, self.frames_captured, self.frames_sent, self.backlog.dropped,
@@ -321,7 +333,7 @@ class EdgeClient:
             self.url, header=headers,
             on_open=lambda ws: self._on_open(ws, st),
             on_message=lambda ws, msg: self._on_message(st, msg),
-            on_error=lambda ws, err: self._on_error(st, err),
+            on_error=lambda ws, err: self._on_error(ws, st, err),
             on_close=lambda ws, code, reason: self._on_close(ws, st, code, reason),
         )
         try:
@@ -329,6 +341,7 @@ class EdgeClient:
         except Exception as exc:  # noqa: BLE001 - run_forever reports most errors via on_error
             st.last_exception = f"{type(exc).__name__}: {exc}"
         finally:
+            st.closed_at = time.monotonic()
             with self._ws_lock:
                 self._ws = None
         self._flush_pending_turns(st)
@@ -350,13 +363,18 @@ class EdgeClient:
         if self._session is st:
             self.dispatcher.dispatch_raw(message)
 
-    def _on_error(self, st: SessionState, err: Exception) -> None:
+    def _on_error(self, ws, st: SessionState, err: Exception) -> None:
         # websocket-client calls on_error on every close, even a normal one: decide in on_close.
         status = getattr(err, "status_code", None)
         if isinstance(err, websocket.WebSocketBadStatusException) and status:
             st.http_status = int(status)
         st.last_exception = f"{type(err).__name__}: {err}"
         log.debug("session %d websocket error: %s", st.number, st.last_exception)
+        if isinstance(err, websocket.WebSocketTimeoutException):
+            # ping/pong or handshake timeout: the path is dead. Shut the socket down now, or the teardown
+            # that follows waits up to 3 s for a close frame that cannot arrive.
+            log.warning("session %d: %s; the network path looks dead", st.number, err)
+            self._abort(ws)
 
     def _on_close(self, ws, st: SessionState, code: int | None, reason: str | None) -> None:
         st.close_code = code
@@ -437,7 +455,7 @@ class EdgeClient:
         if self.outbox is not None and self.s.topic_arn:
             try:
                 new = self.outbox.enqueue(dedup_key, self.s.topic_arn, body, attributes, group_id=self.call_id)
-            except Exception:
+            except Exception:  # storage errors are spilled to memory by the outbox; this is anything else
                 self.enqueue_errors += 1
                 log.exception("LLM response %s could NOT be stored in the outbox (not published): %s",
                               dedup_key, json.dumps(body, ensure_ascii=False))
@@ -555,6 +573,11 @@ class EdgeClient:
         try:
             ws.send(json.dumps({"type": "Terminate"}))
             log.info("sent Terminate (session %s)", st.id)
+            # From now on terminate_timeout bounds the wait (see _sender). A server that finishes its last
+            # turns before reading the socket again may not answer pings meanwhile (the local server does
+            # not); a ping/pong timeout here would lose the Termination and its last LLM answers.
+            # websocket-client reads this attribute on every check.
+            ws.ping_timeout = None
         except Exception as exc:  # noqa: BLE001
             log.warning("could not send Terminate: %s", exc)
             self._abort(ws)

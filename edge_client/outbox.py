@@ -7,6 +7,10 @@
   at-least-once: a crash between publish and delete re-sends that one message; consumers
   de-duplicate on the `dedup_key` attribute (and SNS FIFO topics do it for us).
 * Retryable errors back off with full jitter (capped); non-retryable ones park the row (`dead=1`).
+* If the outbox cannot be written (disk full, I/O error, locked too long), `enqueue()` keeps the row
+  in a bounded in-memory spill list, logs it, and writes it to sqlite before any later row (order is
+  kept) on the next `enqueue()` or `flush_spill()` (the publisher thread calls it about every second).
+  Only if the spill list overflows is a response lost: the oldest is dropped and logged with its body.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import logging
 import sqlite3
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +29,8 @@ from pathlib import Path
 from .backoff import full_jitter
 
 log = logging.getLogger(__name__)
+
+SPILL_MAX = 1000  # LLM responses kept in memory while the outbox cannot be written (~1-3 MB)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS outbox (
@@ -56,12 +63,20 @@ class OutboxRow:
     next_attempt: float
 
 
+# (dedup_key, topic_arn, body json, attributes json, group_id, created)
+SpilledRow = tuple[str, str, str, str, str | None, float]
+
+
 class Outbox:
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, spill_max: int = SPILL_MAX):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         self._wake = threading.Condition()
+        self.spill_max = max(1, spill_max)
+        self._spill: deque[SpilledRow] = deque()
+        self._spill_lock = threading.Lock()  # also orders enqueue() against flush_spill()
+        self.spill_dropped = 0  # responses lost because the spill list overflowed (each logged with its body)
         conn = self._conn()
         conn.executescript(SCHEMA)
 
@@ -82,15 +97,84 @@ class Outbox:
 
     def enqueue(self, dedup_key: str, topic_arn: str, body: dict, attributes: dict[str, str],
                 group_id: str | None = None) -> bool:
-        """Returns True if the row is new, False if that dedup_key was already queued."""
-        cur = self._conn().execute(
-            "INSERT OR IGNORE INTO outbox (dedup_key, topic_arn, body, attributes, group_id, created) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            (dedup_key, topic_arn, json.dumps(body, ensure_ascii=False), json.dumps(attributes), group_id,
-             time.time()))
+        """Returns True if the row is new (committed, or spilled to memory when sqlite fails), False if
+        that dedup_key was already queued. Never raises for a storage error."""
+        row: SpilledRow = (dedup_key, topic_arn, json.dumps(body, ensure_ascii=False), json.dumps(attributes),
+                           group_id, time.time())
+        with self._spill_lock:
+            if self._spill:
+                self._flush_spill_locked()
+            if any(r[0] == dedup_key for r in self._spill):
+                return False
+            if self._spill:  # earlier rows are still waiting: queue behind them (order is kept)
+                self._spill_row(row, None)
+                new = True
+            else:
+                try:
+                    new = self._insert(row)
+                except (sqlite3.Error, OSError) as exc:
+                    self._spill_row(row, exc)
+                    new = True
         with self._wake:
             self._wake.notify_all()
+        return new
+
+    def _insert(self, row: SpilledRow) -> bool:
+        cur = self._conn().execute(
+            "INSERT OR IGNORE INTO outbox (dedup_key, topic_arn, body, attributes, group_id, created) "
+            "VALUES (?, ?, ?, ?, ?, ?)", row)
         return cur.rowcount == 1
+
+    def _spill_row(self, row: SpilledRow, exc: Exception | None) -> None:
+        if len(self._spill) >= self.spill_max:
+            lost = self._spill.popleft()
+            self.spill_dropped += 1
+            log.error("outbox spill list full (%d): LLM response %s is LOST (not published): %s",
+                      self.spill_max, lost[0], lost[2])
+        self._spill.append(row)
+        if exc is not None:
+            log.error("cannot write LLM response %s to the outbox %s (%s: %s); kept in memory (%d waiting) "
+                      "and retried", row[0], self.path, type(exc).__name__, exc, len(self._spill))
+        else:
+            log.warning("LLM response %s kept in memory behind %d earlier ones the outbox could not take yet",
+                        row[0], len(self._spill) - 1)
+
+    def _flush_spill_locked(self) -> int:
+        written = 0
+        while self._spill:
+            try:
+                self._insert(self._spill[0])
+            except (sqlite3.Error, OSError) as exc:
+                log.debug("outbox still not writable (%s: %s); %d responses wait in memory",
+                          type(exc).__name__, exc, len(self._spill))
+                break
+            self._spill.popleft()
+            written += 1
+        if written:
+            log.warning("outbox writable again: %d spilled LLM responses stored (%d still in memory)",
+                        written, len(self._spill))
+        return written
+
+    def flush_spill(self) -> int:
+        """Writes spilled rows to sqlite, oldest first, until one fails. Returns how many were written."""
+        with self._spill_lock:
+            if not self._spill:
+                return 0
+            written = self._flush_spill_locked()
+        if written:
+            with self._wake:
+                self._wake.notify_all()
+        return written
+
+    @property
+    def spilled(self) -> int:
+        """LLM responses waiting in memory because the outbox could not be written."""
+        with self._spill_lock:
+            return len(self._spill)
+
+    def spilled_rows(self) -> list[SpilledRow]:
+        with self._spill_lock:
+            return list(self._spill)
 
     def wait(self, timeout: float) -> None:
         with self._wake:
@@ -117,9 +201,10 @@ class Outbox:
         self._conn().execute("UPDATE outbox SET dead = 1, last_error = ? WHERE id = ?", (error[:1000], row_id))
 
     def counts(self) -> dict[str, int]:
+        """`pending` counts the live rows plus the responses spilled to memory."""
         live, dead = self._conn().execute(
             "SELECT COALESCE(SUM(dead = 0), 0), COALESCE(SUM(dead = 1), 0) FROM outbox").fetchone()
-        return {"pending": int(live), "dead": int(dead)}
+        return {"pending": int(live) + self.spilled, "dead": int(dead)}
 
     def dead_rows(self) -> list[tuple[str, str]]:
         return self._conn().execute("SELECT dedup_key, last_error FROM outbox WHERE dead = 1 ORDER BY id").fetchall()
@@ -272,6 +357,7 @@ class SnsPublisher:
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
+                self.outbox.flush_spill()
                 wait = self.publish_ready()
             except Exception:
                 log.exception("outbox publisher error")

@@ -43,7 +43,8 @@ def call_wav(tmp_path_factory) -> Path:
     a 3-sentence espeak-ng clip if the generator is unavailable."""
     d = tmp_path_factory.mktemp("edge-audio")
     gen = subprocess.run([sys.executable, "-m", "samples.generate", "--out", str(d / "samples"),
-                          "--call", "fabrikam_billing_question"], cwd=REPO_ROOT, capture_output=True, text=True, check=False)
+                          "--call", "fabrikam_billing_question"], cwd=REPO_ROOT, capture_output=True, text=True,
+                         check=False)
     full = d / "samples" / "fabrikam_billing_question" / "mono.wav"
     if gen.returncode == 0 and full.is_file():
         return full
@@ -137,7 +138,8 @@ class SnsToSqs:
         self.topic_arn = self.sns.create_topic(Name=name + suffix, Attributes=attrs)["TopicArn"]
         qattrs = {"FifoQueue": "true"} if fifo else {}
         self.queue_url = self.sqs.create_queue(QueueName=name + "-q" + suffix, Attributes=qattrs)["QueueUrl"]
-        qarn = self.sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        qarn = self.sqs.get_queue_attributes(QueueUrl=self.queue_url,
+                                             AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         self.sns.subscribe(TopicArn=self.topic_arn, Protocol="sqs", Endpoint=qarn,
                            Attributes={"RawMessageDelivery": "true"})
 

@@ -135,7 +135,8 @@ def test_operator_errors_are_clear(tmp_path, call_wav):
     # no API key anywhere (keyring backend that has none): exit 3 with the fix in the message
     env = cli_env("", None, PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring")
     env.pop("ASSEMBLYAI_API_KEY")
-    r = subprocess.run([*base, "--source", str(call_wav)], env=env, capture_output=True, text=True, timeout=60, check=False)
+    r = subprocess.run([*base, "--source", str(call_wav)], env=env, capture_output=True, text=True, timeout=60,
+                       check=False)
     assert r.returncode == 3 and "ASSEMBLYAI_API_KEY" in r.stderr and "--store-key" in r.stderr
     # bad settings: exit 2, every problem listed
     r = subprocess.run([*base, "--prompt", "no tag", "--max-tokens", "0"], env=env, capture_output=True, text=True,
