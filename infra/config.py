@@ -56,10 +56,22 @@ class StackConfig(BaseModel):
     audio_delivery: Literal["presigned", "upload"] = "presigned"
     presign_ttl_seconds: int = Field(3600, ge=60, le=7 * 24 * 3600)
     poll_initial_seconds: int = Field(10, ge=1, le=3600)
+    #: expected AssemblyAI processing seconds per audio second: first wait = max(poll_initial, duration x rtf)
+    poll_expected_rtf: float = Field(0.1, ge=0.0, le=2.0)
     poll_max_seconds: int = Field(120, ge=1, le=3600)
     poll_backoff: float = Field(1.5, ge=1.0, le=10.0)
     transcription_timeout_seconds: int = Field(4 * 3600, ge=60, le=7 * 24 * 3600)
-    #: hard limit of one execution; default = transcription timeout + 1 h for fetch, analyses and retries
+    #: AssemblyAI jobs queued/processing at once (the DynamoDB semaphore; Free plan 5, paid 200+)
+    transcription_concurrency: int = Field(5, ge=1, le=10000)
+    #: longest wait between two attempts to get a transcription slot
+    slot_wait_max_seconds: int = Field(60, ge=1, le=3600)
+    #: total wait for a slot before the call fails with SlotWaitExceeded
+    slot_wait_budget_seconds: int = Field(24 * 3600, ge=60, le=7 * 24 * 3600)
+    #: LLM Gateway requests per model per minute, shared by all executions (paid plans: 30)
+    llm_requests_per_minute: int = Field(30, ge=1, le=100000)
+    #: total wait for LLM quota per analysis before the call fails with AnalysisBudgetExhausted
+    analysis_wait_budget_seconds: int = Field(3600, ge=60, le=7 * 24 * 3600)
+    #: hard limit of one execution; default = slot budget + transcription timeout + analysis budget + 1 h
     execution_timeout_seconds: int | None = Field(None, ge=120)
     analysis_max_concurrency: int = Field(4, ge=1, le=40)
     log_retention_days: int = 30
@@ -143,12 +155,10 @@ class StackConfig(BaseModel):
     def _consistent(self) -> StackConfig:
         if self.poll_max_seconds < self.poll_initial_seconds:
             raise ValueError("poll_max_seconds must be >= poll_initial_seconds")
-        if self.execution_timeout_seconds is not None and (
-            self.execution_timeout_seconds <= self.transcription_timeout_seconds + self.poll_max_seconds
-        ):
+        if self.execution_timeout_seconds is not None and self.execution_timeout_seconds <= self.waiting_budget:
             raise ValueError(
-                "execution_timeout_seconds must exceed transcription_timeout_seconds + poll_max_seconds "
-                "(it is the backstop behind the polling deadline)"
+                "execution_timeout_seconds must exceed slot_wait_budget_seconds + transcription_timeout_seconds + "
+                "poll_max_seconds + analysis_wait_budget_seconds (it is the backstop behind those deadlines)"
             )
         return self
 
@@ -171,8 +181,16 @@ class StackConfig(BaseModel):
         return tuple(out)
 
     @property
+    def waiting_budget(self) -> int:
+        """The longest an execution can legitimately wait: for a slot, the transcript, and LLM quota."""
+        return (self.slot_wait_budget_seconds + self.transcription_timeout_seconds + self.poll_max_seconds
+                + self.analysis_wait_budget_seconds)
+
+    @property
     def execution_timeout(self) -> int:
-        return self.execution_timeout_seconds or self.transcription_timeout_seconds + 3600
+        return self.execution_timeout_seconds or (
+            self.slot_wait_budget_seconds + self.transcription_timeout_seconds + self.analysis_wait_budget_seconds
+            + 3600)
 
 
 def read_cdk_json_context(path: Path = CDK_JSON) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""The six Lambda functions of docs/architecture.md: one factory for the defaults, exact env vars, one role each,
+"""The seven Lambda functions of docs/architecture.md: one factory for the defaults, exact env vars, one role each,
 least privilege through grant_*."""
 
 from __future__ import annotations
@@ -34,6 +34,10 @@ CODE_EXCLUDES = ["requirements.txt", "**/__pycache__", "**/*.pyc", "**/.pytest_c
 
 _RETENTION = dict(zip(LOG_RETENTION_DAYS, (m for m in logs.RetentionDays if m.name != "INFINITE"), strict=True))
 
+#: partition keys of the limits table each capability may touch (functions/call_analytics/adapters/limits.py)
+SEMAPHORE_KEYS = "SEM#*"
+RATE_KEYS = "RATE#*"
+
 #: start_call's async invocations: Lambda retries twice, then the event + error go to the DLQ
 START_CALL_ASYNC_RETRIES = 2
 START_CALL_MAX_EVENT_AGE = Duration.hours(6)
@@ -47,12 +51,13 @@ class Sizing:
 
 def sizing(name: str, config: StackConfig) -> Sizing:
     """Deliberate per-function limits (every outbound HTTP call in the code has a shorter timeout)."""
-    if name == Handler.START_CALL:
+    if name == Handler.SUBMIT_TRANSCRIPTION:
         # `upload` streams the recording from S3 to AssemblyAI: more time, more memory (= more network)
         if config.audio_delivery == "upload":
             return Sizing(Duration.minutes(10), 1024)
         return Sizing(Duration.seconds(60), 256)
     return {
+        Handler.START_CALL: Sizing(Duration.seconds(60), 256),  # HEAD + profile + StartExecution per record
         Handler.CHECK_TRANSCRIPT: Sizing(Duration.seconds(30), 256),
         Handler.FETCH_TRANSCRIPT: Sizing(Duration.seconds(120), 1024),  # long transcripts: JSON + VTT
         Handler.RUN_ANALYSIS: Sizing(Duration.seconds(300), 512),  # one LLM Gateway request
@@ -74,6 +79,7 @@ class Functions(Construct):
         self._env_values = {
             "CALLS_TABLE": storage.calls_table.table_name,
             "IDEMPOTENCY_TABLE": storage.idempotency_table.table_name,
+            "LIMITS_TABLE": storage.limits_table.table_name,
             "RECORDINGS_BUCKET": storage.bucket.bucket_name,
             "RESULTS_PREFIX": RESULTS_PREFIX,
             "PROFILES_PREFIX": PROFILES_PREFIX,
@@ -85,6 +91,12 @@ class Functions(Construct):
             "AUDIO_DELIVERY": config.audio_delivery,
             "PRESIGN_TTL_SECONDS": str(config.presign_ttl_seconds),
             "POLL_INITIAL_SECONDS": str(config.poll_initial_seconds),
+            "POLL_EXPECTED_RTF": str(config.poll_expected_rtf),
+            "TRANSCRIPTION_CONCURRENCY": str(config.transcription_concurrency),
+            "SLOT_WAIT_MAX_SECONDS": str(config.slot_wait_max_seconds),
+            "SLOT_WAIT_BUDGET_SECONDS": str(config.slot_wait_budget_seconds),
+            "LLM_REQUESTS_PER_MINUTE": str(config.llm_requests_per_minute),
+            "ANALYSIS_WAIT_BUDGET_SECONDS": str(config.analysis_wait_budget_seconds),
             "POLL_MAX_SECONDS": str(config.poll_max_seconds),
             "POLL_BACKOFF": str(config.poll_backoff),
             "TRANSCRIPTION_TIMEOUT_SECONDS": str(config.transcription_timeout_seconds),
@@ -106,13 +118,20 @@ class Functions(Construct):
             on_failure=destinations.SqsDestination(notifications.start_call_dlq),
         )
         self._read_objects(self.start_call, recordings, profiles)
+        self._put_objects(self.start_call, results)  # the profile snapshot results/<call_id>/profile.json
         self._use_calls_table(self.start_call)
         storage.idempotency_table.grant_read_write_data(self.start_call)
-        storage.api_key_secret.grant_read(self.start_call)
         self._publish(self.start_call)
+
+        self.submit_transcription = self._function("SubmitTranscription", Handler.SUBMIT_TRANSCRIPTION)
+        self._read_objects(self.submit_transcription, recordings, profiles, results)  # presigns recordings/*
+        self._use_calls_table(self.submit_transcription)
+        self._use_limits(self.submit_transcription, SEMAPHORE_KEYS, "dynamodb:GetItem", "dynamodb:UpdateItem")
+        storage.api_key_secret.grant_read(self.submit_transcription)
 
         self.check_transcript = self._function("CheckTranscript", Handler.CHECK_TRANSCRIPT)
         self._use_calls_table(self.check_transcript)
+        self._use_limits(self.check_transcript, SEMAPHORE_KEYS, "dynamodb:UpdateItem")  # release only
         storage.api_key_secret.grant_read(self.check_transcript)
 
         self.fetch_transcript = self._function("FetchTranscript", Handler.FETCH_TRANSCRIPT)
@@ -123,6 +142,7 @@ class Functions(Construct):
 
         self.run_analysis = self._function("RunAnalysis", Handler.RUN_ANALYSIS)
         self._use_calls_table(self.run_analysis)
+        self._use_limits(self.run_analysis, RATE_KEYS, "dynamodb:UpdateItem")
         self._read_objects(self.run_analysis, profiles, results)
         self._put_objects(self.run_analysis, results)
         storage.api_key_secret.grant_read(self.run_analysis)
@@ -135,6 +155,7 @@ class Functions(Construct):
 
         self.record_failure = self._function("RecordFailure", Handler.RECORD_FAILURE)
         self._use_calls_table(self.record_failure)
+        self._use_limits(self.record_failure, SEMAPHORE_KEYS, "dynamodb:UpdateItem")  # release only
         self._publish(self.record_failure)
 
     # ---- grants (each with the cdk-nag findings it causes, acknowledged on that role only) ----------
@@ -163,6 +184,15 @@ class Functions(Construct):
         _ack_iam5(fn, f"Resource::<{_logical_id(table)}.Arn>/index/*",
                   "Queries on this table's own GSIs (by_status); no other table.")
 
+    def _use_limits(self, fn: lambda_.Function, key_pattern: str, *actions: str) -> None:
+        """Only the named item actions on the limits table, only on items whose partition key matches
+        (the semaphore or the LLM windows): no Scan/Query/Put/Delete, no other table."""
+        fn.add_to_role_policy(iam.PolicyStatement(
+            actions=list(actions),
+            resources=[self._storage.limits_table.table_arn],
+            conditions={"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [key_pattern]}},
+        ))
+
     def _publish(self, fn: lambda_.Function) -> None:
         self._topic.grant_publish(fn)
         _ack_iam5(fn, "Action::kms:GenerateDataKey*",
@@ -172,6 +202,7 @@ class Functions(Construct):
     def all(self) -> dict[str, lambda_.Function]:
         return {
             Handler.START_CALL: self.start_call,
+            Handler.SUBMIT_TRANSCRIPTION: self.submit_transcription,
             Handler.CHECK_TRANSCRIPT: self.check_transcript,
             Handler.FETCH_TRANSCRIPT: self.fetch_transcript,
             Handler.RUN_ANALYSIS: self.run_analysis,

@@ -23,13 +23,15 @@ def handler_path(name: str) -> str:
 
 class Handler:
     START_CALL = "start_call"
+    SUBMIT_TRANSCRIPTION = "submit_transcription"
     CHECK_TRANSCRIPT = "check_transcript"
     FETCH_TRANSCRIPT = "fetch_transcript"
     RUN_ANALYSIS = "run_analysis"
     FINALIZE_CALL = "finalize_call"
     RECORD_FAILURE = "record_failure"
 
-    ALL = (START_CALL, CHECK_TRANSCRIPT, FETCH_TRANSCRIPT, RUN_ANALYSIS, FINALIZE_CALL, RECORD_FAILURE)
+    ALL = (START_CALL, SUBMIT_TRANSCRIPTION, CHECK_TRANSCRIPT, FETCH_TRANSCRIPT, RUN_ANALYSIS, FINALIZE_CALL,
+           RECORD_FAILURE)
 
 
 _COMMON_ENV = ("POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL")
@@ -38,23 +40,28 @@ _COMMON_ENV = ("POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWER
 HANDLER_ENV: dict[str, tuple[str, ...]] = {
     Handler.START_CALL: (
         "CALLS_TABLE", "IDEMPOTENCY_TABLE", "RECORDINGS_BUCKET", "RESULTS_PREFIX", "PROFILES_PREFIX",
-        "DEFAULT_PROFILE", "STATE_MACHINE_ARN", "RESULTS_TOPIC_ARN", "ASSEMBLYAI_SECRET_ARN",
-        "ASSEMBLYAI_API_BASE_URL", "AUDIO_DELIVERY", "PRESIGN_TTL_SECONDS", "POLL_INITIAL_SECONDS",
+        "DEFAULT_PROFILE", "STATE_MACHINE_ARN", "RESULTS_TOPIC_ARN",
+    ),
+    Handler.SUBMIT_TRANSCRIPTION: (
+        "CALLS_TABLE", "LIMITS_TABLE", "RECORDINGS_BUCKET", "RESULTS_PREFIX", "PROFILES_PREFIX",
+        "ASSEMBLYAI_SECRET_ARN", "ASSEMBLYAI_API_BASE_URL", "AUDIO_DELIVERY", "PRESIGN_TTL_SECONDS",
+        "POLL_INITIAL_SECONDS", "POLL_EXPECTED_RTF", "TRANSCRIPTION_CONCURRENCY", "SLOT_WAIT_MAX_SECONDS",
+        "SLOT_WAIT_BUDGET_SECONDS", "TRANSCRIPTION_TIMEOUT_SECONDS",
     ),
     Handler.CHECK_TRANSCRIPT: (
-        "CALLS_TABLE", "ASSEMBLYAI_SECRET_ARN", "ASSEMBLYAI_API_BASE_URL", "POLL_INITIAL_SECONDS",
-        "POLL_MAX_SECONDS", "POLL_BACKOFF", "TRANSCRIPTION_TIMEOUT_SECONDS",
+        "CALLS_TABLE", "LIMITS_TABLE", "ASSEMBLYAI_SECRET_ARN", "ASSEMBLYAI_API_BASE_URL", "POLL_INITIAL_SECONDS",
+        "POLL_EXPECTED_RTF", "POLL_MAX_SECONDS", "POLL_BACKOFF", "TRANSCRIPTION_TIMEOUT_SECONDS",
     ),
     Handler.FETCH_TRANSCRIPT: (
         "CALLS_TABLE", "RECORDINGS_BUCKET", "RESULTS_PREFIX", "PROFILES_PREFIX", "ASSEMBLYAI_SECRET_ARN",
         "ASSEMBLYAI_API_BASE_URL",
     ),
     Handler.RUN_ANALYSIS: (
-        "CALLS_TABLE", "RECORDINGS_BUCKET", "RESULTS_PREFIX", "PROFILES_PREFIX", "ASSEMBLYAI_SECRET_ARN",
-        "ASSEMBLYAI_LLM_BASE_URL",
+        "CALLS_TABLE", "LIMITS_TABLE", "RECORDINGS_BUCKET", "RESULTS_PREFIX", "PROFILES_PREFIX",
+        "ASSEMBLYAI_SECRET_ARN", "ASSEMBLYAI_LLM_BASE_URL", "LLM_REQUESTS_PER_MINUTE", "ANALYSIS_WAIT_BUDGET_SECONDS",
     ),
     Handler.FINALIZE_CALL: ("CALLS_TABLE", "RECORDINGS_BUCKET", "RESULTS_PREFIX", "RESULTS_TOPIC_ARN"),
-    Handler.RECORD_FAILURE: ("CALLS_TABLE", "RESULTS_TOPIC_ARN"),
+    Handler.RECORD_FAILURE: ("CALLS_TABLE", "LIMITS_TABLE", "RESULTS_TOPIC_ARN"),
 }
 HANDLER_ENV = {name: names + _COMMON_ENV for name, names in HANDLER_ENV.items()}
 
@@ -64,6 +71,8 @@ class Errors:
 
     THROTTLED = "ThrottledError"
     TRANSIENT = "TransientError"
+    SLOT_WAIT_EXCEEDED = "SlotWaitExceeded"  # no transcription slot within the budget (caught -> RecordFailure)
+    ANALYSIS_BUDGET_EXHAUSTED = "AnalysisBudgetExhausted"  # no LLM quota within the budget (caught -> RecordFailure)
     LAMBDA_SERVICE = ("Lambda.ServiceException", "Lambda.TooManyRequestsException", "Lambda.SdkClientException")
     ALL = "States.ALL"
 
@@ -80,11 +89,18 @@ class Output:
     START_CALL_FUNCTION = "StartCallFunctionName"
     START_CALL_DLQ = "StartCallDlqUrl"
     WORKFLOW_DLQ = "WorkflowDlqUrl"
+    LIMITS_TABLE = "LimitsTableName"
 
 
 class State:
     """State names in the state machine (the contract's diagram)."""
 
+    HAS_TRANSCRIPT = "HasTranscript?"
+    SUBMIT = "SubmitTranscription"
+    SLOT_ACQUIRED = "SlotAcquired?"
+    WAIT_FOR_SLOT = "WaitForSlot"
+    TRANSCRIPT_SUBMITTED = "TranscriptSubmitted"
+    START_POLLING = "StartPolling"
     WAIT = "WaitForTranscript"
     CHECK = "CheckTranscript"
     READY = "TranscriptReady?"
@@ -94,6 +110,9 @@ class State:
     NO_ANALYSES = "NoAnalyses"
     RUN_ANALYSES = "RunAnalyses"
     RUN_ANALYSIS = "RunAnalysis"
+    ANALYSIS_THROTTLED = "AnalysisThrottled?"
+    WAIT_FOR_LLM_QUOTA = "WaitForLlmQuota"
+    ANALYSIS_DONE = "AnalysisDone"
     FINALIZE = "FinalizeCall"
     RECORD_FAILURE = "RecordFailure"
     FAILED = "CallFailed"

@@ -53,6 +53,7 @@ class CallAnalyticsStack(Stack):
             (Output.START_CALL_FUNCTION, f.start_call.function_name, "S3-triggered entry function"),
             (Output.START_CALL_DLQ, n.start_call_dlq.queue_url, "start_call events that failed all retries"),
             (Output.WORKFLOW_DLQ, n.workflow_dlq.queue_url, "Executions that ended FAILED/TIMED_OUT/ABORTED"),
+            (Output.LIMITS_TABLE, s.limits_table.table_name, "Transcription slots and LLM request windows"),
         ):
             out = CfnOutput(self, logical_id, value=value, description=description)
             out.override_logical_id(logical_id)

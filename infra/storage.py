@@ -1,5 +1,5 @@
-"""Storage: the recordings/results bucket (+ its access-log bucket), the calls table, the idempotency table
-and the AssemblyAI API key secret."""
+"""Storage: the recordings/results bucket (+ its access-log bucket), the calls table, the idempotency table,
+the limits table (transcription semaphore + LLM request windows) and the AssemblyAI API key secret."""
 
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ class Storage(Construct):
         self.bucket = self._build_recordings_bucket()
         self.calls_table = self._build_calls_table(deletion_protection=retain)
         self.idempotency_table = self._build_idempotency_table()
+        self.limits_table = self._build_limits_table()
         self.api_key_secret = self._build_api_key_secret()
 
     def _build_access_logs_bucket(self) -> s3.Bucket:
@@ -103,6 +104,21 @@ class Storage(Construct):
                 point_in_time_recovery_enabled=True),
             encryption=dynamodb.TableEncryption.AWS_MANAGED,
             removal_policy=RemovalPolicy.DESTROY,  # only short-lived dedup records live here
+        )
+
+    def _build_limits_table(self) -> dynamodb.Table:
+        # shared limits (docs/data-model.md): `SEM#transcription/STATE` (count + holders), `RATE#<model>/<window>`
+        # (requests per 60 s window, deleted by TTL). Only counters live here: nothing to keep when the stack goes.
+        return dynamodb.Table(
+            self, "LimitsTable",
+            partition_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING),
+            sort_key=dynamodb.Attribute(name="sk", type=dynamodb.AttributeType.STRING),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            time_to_live_attribute="expires_at",
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True),
+            encryption=dynamodb.TableEncryption.AWS_MANAGED,
+            removal_policy=RemovalPolicy.DESTROY,
         )
 
     def _build_api_key_secret(self) -> secretsmanager.Secret:

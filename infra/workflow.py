@@ -48,7 +48,23 @@ class Workflow(Construct):
             task.add_catch(record_failure, errors=[Errors.ALL], result_path="$.error")
             return task
 
-        wait = sfn.Wait(self, State.WAIT, comment="poll.wait_seconds comes from start_call / CheckTranscript",
+        # ---- transcription: a slot (DynamoDB semaphore), then submission; re-drives with a transcript skip it ----
+        submit = guarded(self._task(State.SUBMIT, functions.submit_transcription, result_path="$.slot"))
+        wait_for_slot = sfn.Wait(self, State.WAIT_FOR_SLOT,
+                                 comment="No transcription slot free: slot.wait_seconds (backoff + jitter) from "
+                                         "SubmitTranscription, which raises SlotWaitExceeded when its budget is spent",
+                                 time=sfn.WaitTime.seconds_path("$.slot.wait_seconds"))
+        transcript_submitted = sfn.Pass(self, State.TRANSCRIPT_SUBMITTED,
+                                        comment="$.transcript_id = $.slot.transcript_id",
+                                        input_path="$.slot.transcript_id", result_path="$.transcript_id")
+        start_polling = sfn.Pass(
+            self, State.START_POLLING, comment="The first wait is the expected processing time (audio duration)",
+            parameters={"status": "queued", "wait_seconds": sfn.JsonPath.number_at("$.slot.wait_seconds"),
+                        "polls": 0, "started_at": sfn.JsonPath.string_at("$.slot.submitted_at")},
+            result_path="$.poll",
+        )
+
+        wait = sfn.Wait(self, State.WAIT, comment="poll.wait_seconds comes from StartPolling / CheckTranscript",
                         time=sfn.WaitTime.seconds_path("$.poll.wait_seconds"))
         check = guarded(self._task(State.CHECK, functions.check_transcript, result_path="$.poll"))
         fetch = guarded(self._task(State.FETCH, functions.fetch_transcript, result_path="$.transcript"))
@@ -63,7 +79,20 @@ class Workflow(Construct):
             result_path="$.error",
         ).next(record_failure)
 
+        # ---- analyses: each Map item loops while no model has LLM quota (AnalysisBudgetExhausted ends it) ------
         run_analysis = self._task(State.RUN_ANALYSIS, functions.run_analysis, result_path=None)
+        wait_for_quota = sfn.Wait(self, State.WAIT_FOR_LLM_QUOTA,
+                                  comment="No LLM quota: wait_seconds from RunAnalysis (next window / Retry-After "
+                                          "+ jitter), then run the analysis again",
+                                  time=sfn.WaitTime.seconds_path("$.wait_seconds"))
+        analysis_done = sfn.Succeed(self, State.ANALYSIS_DONE)
+        run_analysis.next(
+            sfn.Choice(self, State.ANALYSIS_THROTTLED)
+            .when(sfn.Condition.and_(sfn.Condition.is_present("$.status"),
+                                     sfn.Condition.string_equals("$.status", "throttled")),
+                  wait_for_quota.next(run_analysis))
+            .otherwise(analysis_done)
+        )
         run_analyses = sfn.Map(
             self, State.RUN_ANALYSES,
             items_path="$.transcript.analyses",
@@ -88,13 +117,30 @@ class Workflow(Construct):
                   run_analyses.next(finalize))
             .otherwise(no_analyses.next(finalize))
         )
+        fetch.next(has_speech)
         ready = (
             sfn.Choice(self, State.READY)
-            .when(sfn.Condition.string_equals("$.poll.status", "completed"), fetch.next(has_speech))
+            .when(sfn.Condition.string_equals("$.poll.status", "completed"), fetch)
             .when(sfn.Condition.string_equals("$.poll.status", "error"), transcript_errored)
             .otherwise(wait)
         )
-        definition = wait.next(check).next(ready)
+        wait.next(check).next(ready)
+        submit.next(
+            sfn.Choice(self, State.SLOT_ACQUIRED)
+            .when(sfn.Condition.boolean_equals("$.slot.acquired", True),
+                  transcript_submitted.next(start_polling).next(wait))
+            .otherwise(wait_for_slot.next(submit))
+        )
+        has_transcript_id = sfn.Condition.and_(sfn.Condition.is_present("$.transcript_id"),
+                                               sfn.Condition.is_string("$.transcript_id"))
+        definition = (
+            sfn.Choice(self, State.HAS_TRANSCRIPT, comment="A re-drive brings its transcript: skip submission "
+                                                           "(and polling when it is already completed)")
+            .when(sfn.Condition.and_(has_transcript_id, sfn.Condition.is_present("$.poll.status"),
+                                     sfn.Condition.string_equals("$.poll.status", "completed")), fetch)
+            .when(has_transcript_id, wait)
+            .otherwise(submit)
+        )
 
         self.log_group = logs.LogGroup(
             self, "StateMachineLogs",
@@ -103,14 +149,16 @@ class Workflow(Construct):
         )
         self.state_machine = sfn.StateMachine(
             self, "StateMachine",
-            comment="Call analytics: poll the AssemblyAI transcript, fetch it, run the profile's analyses",
+            comment="Call analytics: get a transcription slot, submit, poll the AssemblyAI transcript, fetch it, "
+                    "run the profile's analyses within the LLM rate limit",
             definition_body=sfn.DefinitionBody.from_chainable(definition),
             state_machine_type=sfn.StateMachineType.STANDARD,
             timeout=Duration.seconds(config.execution_timeout),
             tracing_enabled=True,
             logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
         )
-        for fn in (functions.check_transcript, functions.fetch_transcript, functions.run_analysis,
+        for fn in (functions.submit_transcription, functions.check_transcript, functions.fetch_transcript,
+                   functions.run_analysis,
                    functions.finalize_call, functions.record_failure):
             acknowledge(self.state_machine, f"AwsSolutions-IAM5[Resource::<{_logical_id(fn)}.Arn>:*]",
                         "Generated by LambdaInvoke: lambda:InvokeFunction on the function and its versions/aliases "

@@ -40,6 +40,14 @@ class TranscriptionTimeout(CallAnalyticsError):
     """The transcript was not ready before TRANSCRIPTION_TIMEOUT_SECONDS."""
 
 
+class SlotWaitExceeded(CallAnalyticsError):
+    """No transcription slot became free within SLOT_WAIT_BUDGET_SECONDS (the call is recorded FAILED)."""
+
+
+class AnalysisBudgetExhausted(CallAnalyticsError):
+    """An analysis waited ANALYSIS_WAIT_BUDGET_SECONDS in total for LLM quota without getting it."""
+
+
 class InvalidProfile(CallAnalyticsError):
     """The analysis profile is unknown or does not validate."""
 

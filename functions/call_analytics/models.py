@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 TranscriptStatus = Literal["queued", "processing", "completed", "error"]
 
@@ -27,6 +27,18 @@ class PollState(_Model):
     started_at: str
 
 
+class SlotState(_Model):
+    """SubmitTranscription's answer (ResultPath `$.slot`): got a transcription slot and submitted, or wait."""
+
+    acquired: bool
+    wait_seconds: int = Field(1, ge=1)  # acquired: the first poll wait; else: the wait before the next attempt
+    attempts: int = Field(1, ge=1)  # attempts to get a slot so far
+    waited_seconds: int = Field(0, ge=0)  # total wait for a slot so far (bounded by SLOT_WAIT_BUDGET_SECONDS)
+    transcript_id: str | None = None
+    submitted_at: str | None = None
+    estimated_duration: float | None = None  # seconds, from the header or the object size
+
+
 class TranscriptSummary(_Model):
     audio_duration: float | None = None
     has_speech: bool
@@ -34,10 +46,36 @@ class TranscriptSummary(_Model):
     analyses: list[str] = Field(default_factory=list)
 
 
+class ThrottleState(_Model):
+    """What one Map item carries through its quota wait loop."""
+
+    waits: int = Field(0, ge=0)
+    waited_seconds: int = Field(0, ge=0)
+    #: tokens of requests whose job was interrupted by the limiter (they are still paid for)
+    usage: dict[str, int] = Field(default_factory=dict)
+    requests: int = Field(0, ge=0)
+
+
 class AnalysisRef(_Model):
     analysis: str
     valid: bool
     item_key: str
+    status: Literal["done"] = "done"
+    requests: int = 0  # LLM Gateway requests sent for this item (repairs and interrupted jobs included)
+    waits: int = 0  # times it waited for LLM quota
+    waited_seconds: int = 0
+
+
+class AnalysisThrottled(_Model):
+    """RunAnalysis's answer when no model has quota: the Map item waits `wait_seconds` and runs again."""
+
+    call_id: str
+    profile: str
+    analysis: str
+    status: Literal["throttled"] = "throttled"
+    wait_seconds: int = Field(ge=1)
+    throttle: ThrottleState
+    reason: str
 
 
 class ErrorInfo(_Model):
@@ -52,10 +90,18 @@ class CallState(_Model):
     transcript_id: str | None = None
     profile: str = "default"
     recording: Recording | None = None
+    slot: SlotState | None = None
     poll: PollState | None = None
     transcript: TranscriptSummary | None = None
     analyses: list[AnalysisRef] | None = None
     error: ErrorInfo | None = None
+
+    @model_validator(mode="after")
+    def _transcript_id_from_slot(self) -> CallState:
+        # fresh submissions: SubmitTranscription returns it in $.slot; a Pass copies it to $.transcript_id
+        if not self.transcript_id and self.slot and self.slot.transcript_id:
+            self.transcript_id = self.slot.transcript_id
+        return self
 
 
 class AnalysisTask(_Model):
@@ -64,6 +110,7 @@ class AnalysisTask(_Model):
     call_id: str = Field(min_length=1)
     profile: str = "default"
     analysis: str = Field(min_length=1)
+    throttle: ThrottleState | None = None  # present after a quota wait
 
 
 class StartCallResult(_Model):
@@ -73,8 +120,17 @@ class StartCallResult(_Model):
     bucket: str
     key: str
     call_id: str | None = None
-    transcript_id: str | None = None
+    transcript_id: str | None = None  # set only when an earlier run had submitted one
     execution_arn: str | None = None
+    reason: str | None = None
+
+
+class RedriveResult(_Model):
+    call_id: str
+    outcome: Literal["started", "skipped"]
+    execution_name: str | None = None
+    execution_arn: str | None = None
+    resubmit: bool | None = None  # True: transcribe again; False: reuse the completed transcript / poll it
     reason: str | None = None
 
 
@@ -100,7 +156,8 @@ def dump(model: BaseModel) -> dict[str, Any]:
 class CallStatus:
     """Values of the call record's `status` (and of the SNS `status` attribute for the terminal ones)."""
 
-    RECEIVED = "RECEIVED"  # upload seen, record written, transcript not yet submitted
+    RECEIVED = "RECEIVED"  # upload seen, record written, execution not yet started
+    QUEUED = "QUEUED"  # execution started; waiting for a transcription slot (or re-driven)
     TRANSCRIBING = "TRANSCRIBING"  # transcript submitted to AssemblyAI (queued or processing)
     ANALYZING = "ANALYZING"  # transcript stored, analyses running
     COMPLETED = "COMPLETED"

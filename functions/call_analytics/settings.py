@@ -62,21 +62,47 @@ class ProfilesSettings(ResultsSettings):
 
 class PollSettings(BaseSettings):
     POLL_INITIAL_SECONDS: int = Field(10, ge=1, le=3600)
+    #: expected AssemblyAI processing time per second of audio: the first wait is max(initial, duration x RTF)
+    POLL_EXPECTED_RTF: float = Field(0.1, ge=0.0, le=2.0)
+
+
+class LimitsSettings(BaseSettings):
+    """The limits table: the transcription semaphore and the per-model LLM request windows.
+    Optional where the handler only releases (None = no semaphore configured, nothing to release)."""
+
+    LIMITS_TABLE: str | None = None
+
+
+class SlotSettings(LimitsSettings):
+    LIMITS_TABLE: str = Field(min_length=1)
+    #: AssemblyAI jobs this deployment keeps queued/processing at once (Free 5, Paid 200+; excess would queue there)
+    TRANSCRIPTION_CONCURRENCY: int = Field(5, ge=1, le=10000)
+    #: longest wait between two attempts to get a slot
+    SLOT_WAIT_MAX_SECONDS: int = Field(60, ge=1, le=3600)
+    #: give up (SlotWaitExceeded -> FAILED call) after waiting this long in total for a slot
+    SLOT_WAIT_BUDGET_SECONDS: int = Field(24 * 3600, ge=60, le=7 * 24 * 3600)
+    #: a holder older than this is presumed dead (its execution ended without releasing) and is reaped
+    TRANSCRIPTION_TIMEOUT_SECONDS: int = Field(4 * 3600, ge=60)
 
 
 class TopicSettings(BaseSettings):
     RESULTS_TOPIC_ARN: str = Field(min_length=1)
 
 
-class StartCallSettings(TableSettings, ApiSettings, ProfilesSettings, PollSettings, TopicSettings):
+class StartCallSettings(TableSettings, ProfilesSettings, TopicSettings):
+    """start_call validates and records the upload and starts the execution; it no longer talks to AssemblyAI."""
+
     IDEMPOTENCY_TABLE: str = Field(min_length=1)
     DEFAULT_PROFILE: str = "default"
     STATE_MACHINE_ARN: str = Field(min_length=1)
+
+
+class SubmitTranscriptionSettings(TableSettings, ApiSettings, ProfilesSettings, PollSettings, SlotSettings):
     AUDIO_DELIVERY: Literal["presigned", "upload"] = "presigned"
     PRESIGN_TTL_SECONDS: int = Field(3600, ge=60, le=7 * 24 * 3600)
 
 
-class CheckTranscriptSettings(TableSettings, ApiSettings, PollSettings):
+class CheckTranscriptSettings(TableSettings, ApiSettings, PollSettings, LimitsSettings):
     POLL_MAX_SECONDS: int = Field(120, ge=1, le=3600)
     POLL_BACKOFF: float = Field(1.5, ge=1.0, le=10.0)
     TRANSCRIPTION_TIMEOUT_SECONDS: int = Field(4 * 3600, ge=60)
@@ -86,9 +112,14 @@ class FetchTranscriptSettings(TableSettings, ApiSettings, ProfilesSettings):
     pass
 
 
-class RunAnalysisSettings(TableSettings, ProfilesSettings):
+class RunAnalysisSettings(TableSettings, ProfilesSettings, LimitsSettings):
     ASSEMBLYAI_SECRET_ARN: str = Field(min_length=1)
     ASSEMBLYAI_LLM_BASE_URL: str = DEFAULT_LLM_BASE_URL
+    LIMITS_TABLE: str = Field(min_length=1)
+    #: LLM Gateway requests per model per 60 s window, shared by every execution (paid plans: 30)
+    LLM_REQUESTS_PER_MINUTE: int = Field(30, ge=1, le=100000)
+    #: one analysis gives up (AnalysisBudgetExhausted -> FAILED call) after waiting this long in total for quota
+    ANALYSIS_WAIT_BUDGET_SECONDS: int = Field(3600, ge=60, le=7 * 24 * 3600)
 
     @field_validator("ASSEMBLYAI_LLM_BASE_URL")
     @classmethod
@@ -100,13 +131,14 @@ class FinalizeCallSettings(TableSettings, ResultsSettings, TopicSettings):
     pass
 
 
-class RecordFailureSettings(TableSettings, TopicSettings):
+class RecordFailureSettings(TableSettings, TopicSettings, LimitsSettings):
     pass
 
 
 #: handler name -> settings model (tests/infra cross-check env vars against these fields)
 HANDLER_SETTINGS: dict[str, type[BaseSettings]] = {
     "start_call": StartCallSettings,
+    "submit_transcription": SubmitTranscriptionSettings,
     "check_transcript": CheckTranscriptSettings,
     "fetch_transcript": FetchTranscriptSettings,
     "run_analysis": RunAnalysisSettings,

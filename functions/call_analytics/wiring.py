@@ -71,6 +71,20 @@ def assemblyai_client(secret_arn: str, api_base_url: str | None = None, llm_base
 
 
 @functools.cache
+def transcription_semaphore(table_name: str):
+    from call_analytics.adapters.limits import TranscriptionSemaphore
+
+    return TranscriptionSemaphore(table_name, boto_client("dynamodb"))
+
+
+@functools.cache
+def llm_rate_limiter(table_name: str):
+    from call_analytics.adapters.limits import LlmRateLimiter
+
+    return LlmRateLimiter(table_name, boto_client("dynamodb"))
+
+
+@functools.cache
 def idempotency_store(table_name: str):
     from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
@@ -80,7 +94,7 @@ def idempotency_store(table_name: str):
 def reset() -> None:
     """Forget every cached client (tests: after entering/leaving a moto mock)."""
     for factory in (boto_client, calls_table, results_store, notifier, workflow, profile_loader, assemblyai_client,
-                    idempotency_store):
+                    idempotency_store, transcription_semaphore, llm_rate_limiter):
         clear = getattr(factory, "cache_clear", None)  # a test may have replaced the factory
         if clear:
             clear()

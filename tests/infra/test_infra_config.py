@@ -45,9 +45,20 @@ def test_prefix_is_normalised():
     assert load_config({"recordings_prefix": "/uploads"}).recordings_prefix == "uploads/"
 
 
-def test_execution_timeout_defaults_behind_the_polling_deadline():
-    cfg = StackConfig(transcription_timeout_seconds=600)
-    assert cfg.execution_timeout == 600 + 3600
+def test_execution_timeout_defaults_behind_every_waiting_budget():
+    cfg = StackConfig(transcription_timeout_seconds=600, slot_wait_budget_seconds=7200,
+                      analysis_wait_budget_seconds=1800)
+    assert cfg.execution_timeout == 7200 + 600 + 1800 + 3600
+    assert cfg.execution_timeout > cfg.waiting_budget
+
+
+def test_limit_parameters_are_read_from_context():
+    cfg = load_config({"transcription_concurrency": "200", "llm_requests_per_minute": "28",
+                       "slot_wait_budget_seconds": "3600", "analysis_wait_budget_seconds": "600",
+                       "slot_wait_max_seconds": "30", "poll_expected_rtf": "0.25"})
+    assert (cfg.transcription_concurrency, cfg.llm_requests_per_minute, cfg.slot_wait_budget_seconds,
+            cfg.analysis_wait_budget_seconds, cfg.slot_wait_max_seconds, cfg.poll_expected_rtf) == (
+        200, 28, 3600, 600, 30, 0.25)
 
 
 @pytest.mark.parametrize("context,fragment", [
@@ -59,6 +70,11 @@ def test_execution_timeout_defaults_behind_the_polling_deadline():
     ({"recording_suffixes": []}, "at least one suffix"),
     ({"poll_initial_seconds": 30, "poll_max_seconds": 10}, "poll_max_seconds"),
     ({"execution_timeout_seconds": 3600, "transcription_timeout_seconds": 3600}, "execution_timeout_seconds"),
+    ({"execution_timeout_seconds": 20000, "transcription_timeout_seconds": 3600, "slot_wait_budget_seconds": 16000},
+     "slot_wait_budget_seconds"),
+    ({"transcription_concurrency": 0}, "transcription_concurrency"),
+    ({"llm_requests_per_minute": 0}, "llm_requests_per_minute"),
+    ({"analysis_wait_budget_seconds": 10}, "analysis_wait_budget_seconds"),
     ({"log_retention_days": 31}, "log_retention_days"),
     ({"analysis_max_concurrency": 0}, "analysis_max_concurrency"),
     ({"assemblyai_api_base_url": "ftp://x"}, "not an http(s) URL"),

@@ -1,4 +1,4 @@
-"""The six Lambdas: handlers, runtime, observability, limits and exactly the contract's env vars."""
+"""The seven Lambdas: handlers, runtime, observability, limits and exactly the contract's env vars."""
 
 from __future__ import annotations
 
@@ -8,16 +8,22 @@ from call_analytics import settings  # functions/ is on sys.path (conftest); tes
 #: docs/architecture.md, "Handlers" table, copied here on purpose (not imported from infra/)
 CONTRACT_ENV = {
     "start_call": {"CALLS_TABLE", "IDEMPOTENCY_TABLE", "RECORDINGS_BUCKET", "RESULTS_PREFIX", "PROFILES_PREFIX",
-                   "DEFAULT_PROFILE", "STATE_MACHINE_ARN", "RESULTS_TOPIC_ARN", "ASSEMBLYAI_SECRET_ARN",
-                   "ASSEMBLYAI_API_BASE_URL", "AUDIO_DELIVERY", "PRESIGN_TTL_SECONDS", "POLL_INITIAL_SECONDS"},
-    "check_transcript": {"CALLS_TABLE", "ASSEMBLYAI_SECRET_ARN", "ASSEMBLYAI_API_BASE_URL", "POLL_INITIAL_SECONDS",
-                         "POLL_MAX_SECONDS", "POLL_BACKOFF", "TRANSCRIPTION_TIMEOUT_SECONDS"},
+                   "DEFAULT_PROFILE", "STATE_MACHINE_ARN", "RESULTS_TOPIC_ARN"},
+    "submit_transcription": {"CALLS_TABLE", "LIMITS_TABLE", "RECORDINGS_BUCKET", "RESULTS_PREFIX", "PROFILES_PREFIX",
+                             "ASSEMBLYAI_SECRET_ARN", "ASSEMBLYAI_API_BASE_URL", "AUDIO_DELIVERY",
+                             "PRESIGN_TTL_SECONDS", "POLL_INITIAL_SECONDS", "POLL_EXPECTED_RTF",
+                             "TRANSCRIPTION_CONCURRENCY", "SLOT_WAIT_MAX_SECONDS", "SLOT_WAIT_BUDGET_SECONDS",
+                             "TRANSCRIPTION_TIMEOUT_SECONDS"},
+    "check_transcript": {"CALLS_TABLE", "LIMITS_TABLE", "ASSEMBLYAI_SECRET_ARN", "ASSEMBLYAI_API_BASE_URL",
+                         "POLL_INITIAL_SECONDS", "POLL_EXPECTED_RTF", "POLL_MAX_SECONDS", "POLL_BACKOFF",
+                         "TRANSCRIPTION_TIMEOUT_SECONDS"},
     "fetch_transcript": {"CALLS_TABLE", "RECORDINGS_BUCKET", "RESULTS_PREFIX", "PROFILES_PREFIX",
                          "ASSEMBLYAI_SECRET_ARN", "ASSEMBLYAI_API_BASE_URL"},
-    "run_analysis": {"CALLS_TABLE", "RECORDINGS_BUCKET", "RESULTS_PREFIX", "PROFILES_PREFIX",
-                     "ASSEMBLYAI_SECRET_ARN", "ASSEMBLYAI_LLM_BASE_URL"},
+    "run_analysis": {"CALLS_TABLE", "LIMITS_TABLE", "RECORDINGS_BUCKET", "RESULTS_PREFIX", "PROFILES_PREFIX",
+                     "ASSEMBLYAI_SECRET_ARN", "ASSEMBLYAI_LLM_BASE_URL", "LLM_REQUESTS_PER_MINUTE",
+                     "ANALYSIS_WAIT_BUDGET_SECONDS"},
     "finalize_call": {"CALLS_TABLE", "RECORDINGS_BUCKET", "RESULTS_PREFIX", "RESULTS_TOPIC_ARN"},
-    "record_failure": {"CALLS_TABLE", "RESULTS_TOPIC_ARN"},
+    "record_failure": {"CALLS_TABLE", "LIMITS_TABLE", "RESULTS_TOPIC_ARN"},
 }
 POWERTOOLS_ENV = {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL"}
 
@@ -26,8 +32,8 @@ def env_of(synth, handler: str) -> dict:
     return synth.functions()[handler][1]["Environment"]["Variables"]
 
 
-def test_exactly_the_six_contract_handlers_exist(synth):
-    # GIVEN the default deployment WHEN listing project functions THEN they are the contract's six
+def test_exactly_the_seven_contract_handlers_exist(synth):
+    # GIVEN the default deployment WHEN listing project functions THEN they are the contract's seven
     assert set(synth.functions()) == set(CONTRACT_ENV)
 
 
@@ -52,23 +58,33 @@ def test_env_validates_against_the_settings_model(synth, handler):
 
 
 def test_env_values_follow_the_config(synth, alt_synth):
-    start = env_of(synth, "start_call")
-    assert start["ASSEMBLYAI_API_BASE_URL"] == "https://api.assemblyai.com"
+    start, submit = env_of(synth, "start_call"), env_of(synth, "submit_transcription")
+    assert submit["ASSEMBLYAI_API_BASE_URL"] == "https://api.assemblyai.com"
     assert start["RESULTS_PREFIX"] == "results/" and start["PROFILES_PREFIX"] == "profiles/"
-    assert start["AUDIO_DELIVERY"] == "presigned" and start["DEFAULT_PROFILE"] == "default"
+    assert submit["AUDIO_DELIVERY"] == "presigned" and start["DEFAULT_PROFILE"] == "default"
     assert env_of(synth, "run_analysis")["ASSEMBLYAI_LLM_BASE_URL"] == "https://llm-gateway.assemblyai.com/v1"
     check = env_of(synth, "check_transcript")
     assert (check["POLL_INITIAL_SECONDS"], check["POLL_MAX_SECONDS"], check["POLL_BACKOFF"],
-            check["TRANSCRIPTION_TIMEOUT_SECONDS"]) == ("10", "120", "1.5", "14400")
+            check["TRANSCRIPTION_TIMEOUT_SECONDS"], check["POLL_EXPECTED_RTF"]) == ("10", "120", "1.5", "14400", "0.1")
     assert start["STATE_MACHINE_ARN"] == {"Ref": synth.state_machine()[0]}
+    # the limits: one table for the semaphore and the LLM windows, the contract's defaults
+    limits_ref = {"Ref": synth.raw["Outputs"]["LimitsTableName"]["Value"]["Ref"]}
+    for handler in ("submit_transcription", "check_transcript", "run_analysis", "record_failure"):
+        assert env_of(synth, handler)["LIMITS_TABLE"] == limits_ref, handler
+    assert (submit["TRANSCRIPTION_CONCURRENCY"], submit["SLOT_WAIT_MAX_SECONDS"],
+            submit["SLOT_WAIT_BUDGET_SECONDS"]) == ("5", "60", "86400")
+    run = env_of(synth, "run_analysis")
+    assert (run["LLM_REQUESTS_PER_MINUTE"], run["ANALYSIS_WAIT_BUDGET_SECONDS"]) == ("30", "3600")
 
     # the alternative deployment: explicit API override wins, LLM URL follows the eu region
-    alt_start = env_of(alt_synth, "start_call")
-    assert alt_start["ASSEMBLYAI_API_BASE_URL"] == "http://127.0.0.1:8765"
+    alt_start, alt_submit = env_of(alt_synth, "start_call"), env_of(alt_synth, "submit_transcription")
+    assert alt_submit["ASSEMBLYAI_API_BASE_URL"] == "http://127.0.0.1:8765"
     assert env_of(alt_synth, "run_analysis")["ASSEMBLYAI_LLM_BASE_URL"] == "https://llm-gateway.eu.assemblyai.com/v1"
-    assert (alt_start["AUDIO_DELIVERY"], alt_start["DEFAULT_PROFILE"], alt_start["PRESIGN_TTL_SECONDS"],
+    assert (alt_submit["AUDIO_DELIVERY"], alt_start["DEFAULT_PROFILE"], alt_submit["PRESIGN_TTL_SECONDS"],
             alt_start["POWERTOOLS_LOG_LEVEL"]) == ("upload", "sales", "900", "DEBUG")
     assert env_of(alt_synth, "check_transcript")["POLL_BACKOFF"] == "2.0"
+    assert (alt_submit["TRANSCRIPTION_CONCURRENCY"], env_of(alt_synth, "run_analysis")["LLM_REQUESTS_PER_MINUTE"]) == (
+        "200", "28")
 
 
 def test_no_secret_material_in_env_or_template(synth):
@@ -100,7 +116,8 @@ def test_runtime_tracing_logging_layer(synth, handler):
 def test_alt_config_limits(alt_synth):
     _, start = alt_synth.functions()["start_call"]
     assert start["ReservedConcurrentExecutions"] == 5
-    assert start["Timeout"] > 60 and start["MemorySize"] >= 1024  # upload mode streams the audio
+    _, submit = alt_synth.functions()["submit_transcription"]
+    assert submit["Timeout"] > 60 and submit["MemorySize"] >= 1024  # upload mode streams the audio
     log_group_id = start["LoggingConfig"]["LogGroup"]["Ref"]
     assert alt_synth.raw["Resources"][log_group_id]["Properties"]["RetentionInDays"] == 7
     assert start["LoggingConfig"]["ApplicationLogLevel"] == "DEBUG"
@@ -127,7 +144,7 @@ def test_code_asset_is_the_functions_folder(synth):
 
     assets = json.loads((synth.outdir / f"{synth.stack.stack_name}.assets.json").read_text())
     code = [a for a in assets["files"].values() if a.get("displayName", "").startswith("Functions/")]
-    assert len(code) == 1  # one asset shared by all six functions
+    assert len(code) == 1  # one asset shared by all seven functions
     staged = synth.outdir / code[0]["source"]["path"]
     assert (staged / "call_analytics").is_dir()
     assert not (staged / "requirements.txt").exists()

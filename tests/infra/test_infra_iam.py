@@ -54,10 +54,14 @@ def test_start_call_permissions(synth):
     acts = actions(st)
     assert "states:StartExecution" in acts
     assert resources_of(st, "states:") == [{"Ref": synth.state_machine()[0]}]
-    assert {"s3:PutObject", "s3:DeleteObject*"}.isdisjoint(acts)
-    s3_resources = json.dumps(resources_of(st, "s3:"))
-    assert "/recordings/*" in s3_resources and "/profiles/*" in s3_resources and "/results/" not in s3_resources
-    assert "secretsmanager:GetSecretValue" in acts and "sns:Publish" in acts
+    assert "s3:DeleteObject*" not in acts
+    read = json.dumps(resources_of([s for s in st if "s3:GetObject*" in as_list(s["Action"])], "s3:"))
+    assert "/recordings/*" in read and "/profiles/*" in read and "/results/" not in read
+    # it writes only the profile snapshot under results/
+    puts = resources_of([s for s in st if "s3:PutObject" in as_list(s["Action"])], "s3:")
+    assert puts and all(json.dumps(r).endswith('"/results/*"]]}') for r in puts), puts
+    # it no longer talks to AssemblyAI: no API key
+    assert "secretsmanager:GetSecretValue" not in acts and "sns:Publish" in acts
 
 
 def test_idempotency_table_only_for_start_call(synth):
@@ -68,7 +72,8 @@ def test_idempotency_table_only_for_start_call(synth):
 
 
 @pytest.mark.parametrize("handler,s3_put,s3_read,secret,publish", [
-    ("start_call", False, True, True, True),
+    ("start_call", True, True, False, True),
+    ("submit_transcription", False, True, True, False),
     ("check_transcript", False, False, True, False),
     ("fetch_transcript", True, True, True, False),
     ("run_analysis", True, True, True, False),
@@ -91,6 +96,32 @@ def test_each_function_gets_only_its_services(synth, handler, s3_put, s3_read, s
         assert not any(a.startswith("s3:") for a in acts)
     # every function reaches the calls table and only CloudWatch/X-Ray otherwise
     assert "dynamodb:UpdateItem" in acts
+
+
+def limits_table_id(synth) -> str:
+    return synth.raw["Outputs"]["LimitsTableName"]["Value"]["Ref"]
+
+
+@pytest.mark.parametrize("handler,actions_,keys", [
+    ("submit_transcription", {"dynamodb:GetItem", "dynamodb:UpdateItem"}, ["SEM#*"]),  # acquire (+ reap)
+    ("check_transcript", {"dynamodb:UpdateItem"}, ["SEM#*"]),  # release
+    ("record_failure", {"dynamodb:UpdateItem"}, ["SEM#*"]),  # release
+    ("run_analysis", {"dynamodb:UpdateItem"}, ["RATE#*"]),  # LLM request windows
+])
+def test_limits_table_access_is_item_level_and_key_scoped(synth, handler, actions_, keys):
+    table = limits_table_id(synth)
+    on_limits = [s for s in synth.function_statements(handler) if table in json.dumps(s["Resource"])]
+    assert len(on_limits) == 1, on_limits
+    (statement,) = on_limits
+    assert set(as_list(statement["Action"])) == actions_  # no Scan/Query/Put/Delete
+    assert as_list(statement["Resource"]) == [{"Fn::GetAtt": [table, "Arn"]}]  # the table, not its indexes
+    assert statement["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": keys}}
+
+
+def test_limits_table_only_for_the_functions_that_count(synth):
+    table = limits_table_id(synth)
+    users = {h for h in synth.functions() if table in json.dumps(synth.function_statements(h))}
+    assert users == {"submit_transcription", "check_transcript", "record_failure", "run_analysis"}
 
 
 def test_secret_read_is_scoped_to_the_api_key(synth):

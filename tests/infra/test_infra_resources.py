@@ -67,6 +67,17 @@ def test_idempotency_table_layout(synth):
     })
 
 
+def test_limits_table_layout(synth):
+    # semaphore + LLM request windows; old windows expire through TTL
+    table_id = synth.raw["Outputs"]["LimitsTableName"]["Value"]["Ref"]
+    props = synth.raw["Resources"][table_id]["Properties"]
+    assert props["KeySchema"] == [{"AttributeName": "pk", "KeyType": "HASH"},
+                                  {"AttributeName": "sk", "KeyType": "RANGE"}]
+    assert props["BillingMode"] == "PAY_PER_REQUEST" and "GlobalSecondaryIndexes" not in props
+    assert props["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+    assert props["SSESpecification"] == {"SSEEnabled": True}
+
+
 def test_data_is_retained_by_default_and_destroyable_on_request(synth, alt_synth):
     bucket = synth.raw["Resources"][recordings_bucket_id(synth)]
     assert bucket["DeletionPolicy"] == "Retain"
@@ -132,7 +143,7 @@ def test_trigger_follows_prefix_and_suffix_config(alt_synth):
 def test_outputs_have_stable_logical_ids(synth):
     outputs = synth.raw["Outputs"]
     ids = {"RecordingsBucketName", "CallsTableName", "IdempotencyTableName", "ResultsTopicArn", "StateMachineArn",
-           "ApiKeySecretArn", "StartCallFunctionName", "StartCallDlqUrl", "WorkflowDlqUrl"}
+           "ApiKeySecretArn", "StartCallFunctionName", "StartCallDlqUrl", "WorkflowDlqUrl", "LimitsTableName"}
     assert ids <= set(outputs)
     types = {k: synth.raw["Resources"][v["Value"]["Ref"]]["Type"] for k, v in outputs.items() if k in ids}
     assert types == {
@@ -140,7 +151,7 @@ def test_outputs_have_stable_logical_ids(synth):
         "IdempotencyTableName": "AWS::DynamoDB::Table", "ResultsTopicArn": "AWS::SNS::Topic",
         "StateMachineArn": "AWS::StepFunctions::StateMachine", "ApiKeySecretArn": "AWS::SecretsManager::Secret",
         "StartCallFunctionName": "AWS::Lambda::Function", "StartCallDlqUrl": "AWS::SQS::Queue",
-        "WorkflowDlqUrl": "AWS::SQS::Queue",
+        "WorkflowDlqUrl": "AWS::SQS::Queue", "LimitsTableName": "AWS::DynamoDB::Table",
     }
     assert outputs["CallsTableName"]["Value"] != outputs["IdempotencyTableName"]["Value"]
     synth.template.has_output("StateMachineArn", {"Value": Match.any_value()})

@@ -1,4 +1,5 @@
-"""The state machine definition: the contract's polling loop, retries by exception name, Catch, timeouts."""
+"""The state machine definition: the slot wait loop, the polling loop, the LLM quota loop, retries by exception
+name, Catch, timeouts."""
 
 from __future__ import annotations
 
@@ -31,9 +32,61 @@ def test_standard_logged_traced(machine):
     assert "QueryLanguage" not in definition  # plain JSONPath (moto's interpreter has no JSONata)
 
 
-def test_polling_loop(machine, states):
+def test_start_choice_skips_submission_for_a_redrive(machine, states):
     definition = machine[2]
-    assert definition["StartAt"] == "WaitForTranscript"
+    assert definition["StartAt"] == "HasTranscript?"
+    choice = states["HasTranscript?"]
+    completed, known = choice["Choices"]
+    # a completed transcript goes straight to FetchTranscript, any other transcript id is polled
+    assert completed["Next"] == "FetchTranscript"
+    assert {"Variable": "$.poll.status", "StringEquals": "completed"} in completed["And"]
+    assert known["Next"] == "WaitForTranscript"
+    assert known["And"] == [{"Variable": "$.transcript_id", "IsPresent": True},
+                            {"Variable": "$.transcript_id", "IsString": True}]
+    assert choice["Default"] == "SubmitTranscription"
+
+
+def test_slot_wait_loop(states):
+    submit = states["SubmitTranscription"]
+    assert submit["ResultPath"] == "$.slot" and submit["Next"] == "SlotAcquired?"
+    acquired = states["SlotAcquired?"]
+    (granted,) = acquired["Choices"]
+    assert granted == {"Variable": "$.slot.acquired", "BooleanEquals": True, "Next": "TranscriptSubmitted"}
+    wait = states[acquired["Default"]]
+    assert wait["Type"] == "Wait" and wait["SecondsPath"] == "$.slot.wait_seconds"
+    assert wait["Next"] == "SubmitTranscription"  # the loop; SubmitTranscription raises SlotWaitExceeded at the budget
+    # granted: the transcript id and the first poll wait (from the audio duration) move into place, then polling
+    copied = states["TranscriptSubmitted"]
+    assert (copied["Type"], copied["InputPath"], copied["ResultPath"]) == ("Pass", "$.slot.transcript_id",
+                                                                           "$.transcript_id")
+    start = states[copied["Next"]]
+    assert start["ResultPath"] == "$.poll" and start["Next"] == "WaitForTranscript"
+    assert start["Parameters"] == {"status": "queued", "wait_seconds.$": "$.slot.wait_seconds", "polls": 0,
+                                   "started_at.$": "$.slot.submitted_at"}
+
+
+def test_analysis_quota_loop(states):
+    run = states["RunAnalysis"]
+    assert run["Next"] == "AnalysisThrottled?" and "ResultPath" not in run  # the answer replaces the item
+    throttled = states["AnalysisThrottled?"]
+    (rule,) = throttled["Choices"]
+    assert {"Variable": "$.status", "StringEquals": "throttled"} in rule["And"]
+    wait = states[rule["Next"]]
+    assert wait["Type"] == "Wait" and wait["SecondsPath"] == "$.wait_seconds" and wait["Next"] == "RunAnalysis"
+    assert states[throttled["Default"]]["Type"] == "Succeed"
+
+
+def test_budget_errors_end_in_record_failure(states):
+    # SlotWaitExceeded (SubmitTranscription) and AnalysisBudgetExhausted (inside the Map) are not retried ...
+    for name in ("SubmitTranscription", "RunAnalysis"):
+        retried = {e for r in states[name]["Retry"] for e in r["ErrorEquals"]}
+        assert not retried & {"SlotWaitExceeded", "AnalysisBudgetExhausted", "States.ALL"}, name
+    # ... and caught into RecordFailure (FAILED with the reason)
+    for name in ("SubmitTranscription", "RunAnalyses"):
+        assert states[name]["Catch"] == [CATCH], name
+
+
+def test_polling_loop(machine, states):
     wait = states["WaitForTranscript"]
     assert wait["Type"] == "Wait" and wait["SecondsPath"] == "$.poll.wait_seconds"
     assert wait["Next"] == "CheckTranscript"
@@ -73,13 +126,14 @@ def test_map_concurrency_is_configurable(alt_synth):
 
 def test_every_task_retries_by_exception_name(states):
     tasks = {name: s for name, s in states.items() if s["Type"] == "Task"}
-    assert set(tasks) == {"CheckTranscript", "FetchTranscript", "RunAnalysis", "FinalizeCall", "RecordFailure"}
+    assert set(tasks) == {"SubmitTranscription", "CheckTranscript", "FetchTranscript", "RunAnalysis", "FinalizeCall",
+                          "RecordFailure"}
     for name, task in tasks.items():
         assert task["Retry"] == [THROTTLED_RETRY, TRANSIENT_RETRY], name
 
 
 def test_every_step_is_caught_into_record_failure_then_fail(states):
-    for name in ("CheckTranscript", "FetchTranscript", "RunAnalyses", "FinalizeCall"):
+    for name in ("SubmitTranscription", "CheckTranscript", "FetchTranscript", "RunAnalyses", "FinalizeCall"):
         assert states[name]["Catch"] == [CATCH], name
     record = states["RecordFailure"]
     assert "Catch" not in record  # no loop: if recording fails the execution fails (and is dead-lettered)
@@ -90,7 +144,8 @@ def test_every_step_is_caught_into_record_failure_then_fail(states):
 
 def test_tasks_invoke_plain_lambda_arns_with_timeouts(synth, states):
     functions = {logical_id: props for logical_id, props in synth.functions().values()}
-    expected = {"CheckTranscript": "check_transcript", "FetchTranscript": "fetch_transcript",
+    expected = {"SubmitTranscription": "submit_transcription", "CheckTranscript": "check_transcript",
+                "FetchTranscript": "fetch_transcript",
                 "RunAnalysis": "run_analysis", "FinalizeCall": "finalize_call", "RecordFailure": "record_failure"}
     for state_name, handler in expected.items():
         task = states[state_name]
@@ -100,11 +155,12 @@ def test_tasks_invoke_plain_lambda_arns_with_timeouts(synth, states):
         assert task["TimeoutSeconds"] > fn_props["Timeout"]
 
 
-def test_execution_timeout_is_a_backstop_behind_polling(synth, alt_synth):
+def test_execution_timeout_is_a_backstop_behind_every_budget(synth, alt_synth):
     for s in (synth, alt_synth):
         definition = s.state_machine()[2]
         cfg = s.config
-        assert definition["TimeoutSeconds"] > cfg.transcription_timeout_seconds + cfg.poll_max_seconds
+        assert definition["TimeoutSeconds"] > (cfg.slot_wait_budget_seconds + cfg.transcription_timeout_seconds
+                                               + cfg.poll_max_seconds + cfg.analysis_wait_budget_seconds)
 
 
 def test_state_machine_role_invokes_only_its_functions(synth):
@@ -114,8 +170,8 @@ def test_state_machine_role_invokes_only_its_functions(synth):
     targets = {r["Fn::GetAtt"][0] if "Fn::GetAtt" in r else r["Fn::Join"][1][0]["Fn::GetAtt"][0]
                for s in invoke for r in s["Resource"]}
     fns = synth.functions()
-    assert targets == {fns[h][0] for h in ("check_transcript", "fetch_transcript", "run_analysis",
-                                           "finalize_call", "record_failure")}
+    assert targets == {fns[h][0] for h in ("submit_transcription", "check_transcript", "fetch_transcript",
+                                           "run_analysis", "finalize_call", "record_failure")}
     assert fns["start_call"][0] not in targets
 
 

@@ -30,7 +30,7 @@ os.environ.update(
 os.environ.pop("AWS_ENDPOINT_URL", None)
 os.environ.pop("AWS_PROFILE", None)
 
-from unit_fakes import FakeLambdaContext  # noqa: E402
+from unit_fakes import LIMITS_TABLE, FakeLambdaContext, create_limits_table  # noqa: E402
 
 _real_connect = socket.socket.connect
 
@@ -99,6 +99,7 @@ def aws(monkeypatch):
             AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
             KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
         )
+        create_limits_table(ddb)
         sns = boto3.client("sns")
         topic_arn = sns.create_topic(Name="call-results")["TopicArn"]
         sqs = boto3.client("sqs")
@@ -132,6 +133,13 @@ def aws(monkeypatch):
             "POLL_MAX_SECONDS": "60",
             "POLL_BACKOFF": "2",
             "TRANSCRIPTION_TIMEOUT_SECONDS": "3600",
+            "POLL_EXPECTED_RTF": "0.1",
+            "LIMITS_TABLE": LIMITS_TABLE,
+            "TRANSCRIPTION_CONCURRENCY": "2",
+            "SLOT_WAIT_MAX_SECONDS": "60",
+            "SLOT_WAIT_BUDGET_SECONDS": "600",
+            "LLM_REQUESTS_PER_MINUTE": "30",
+            "ANALYSIS_WAIT_BUDGET_SECONDS": "600",
             "AWS_LAMBDA_FUNCTION_NAME": "call-analytics-test",
         }
         for name, value in env.items():
@@ -152,6 +160,7 @@ class AwsResources:
         self.__dict__.update(kwargs)
         self.bucket = BUCKET
         self.calls_table = CALLS_TABLE
+        self.limits_table = LIMITS_TABLE
 
     def notifications(self) -> list[dict]:
         """SNS messages delivered to the test queue: [{"message": {...}, "attributes": {...}}]."""

@@ -116,7 +116,7 @@ def test_429_honours_retry_after_then_succeeds(server):
     sleeps = SleepRecorder()
     transcript = make_client(server.url, sleeps).get_transcript("t-1")
     assert transcript["status"] == "processing"
-    assert sleeps.calls == [3.0]
+    assert sleeps.calls == [pytest.approx(3.6)]  # Retry-After 3 s + 20 % jitter (jitter fixed at 1.0)
     assert len(server.requests) == 2
 
 

@@ -1,4 +1,5 @@
-"""start_call handler against moto: record, execution, idempotency, failures, skips."""
+"""start_call and submit_transcription handlers against moto: record, execution, slot, submission, idempotency,
+failures, skips."""
 
 from __future__ import annotations
 
@@ -51,42 +52,97 @@ def run(event, context):
     return handler(event, context)["results"]
 
 
-def test_upload_creates_record_submits_and_starts_execution(aws, fake_aai, lambda_context):
+def execution_input(aws, index: int = 0) -> dict:
+    executions = sorted(aws.executions(), key=lambda e: e["startDate"])
+    return json.loads(aws.sfn.describe_execution(executionArn=executions[index]["executionArn"])["input"])
+
+
+def submit(state: dict, context) -> dict:
+    from call_analytics.handlers.submit_transcription import handler
+
+    return handler(state, context)
+
+
+def test_upload_records_queues_and_starts_execution_without_submitting(aws, fake_aai, lambda_context):
     key = "recordings/2026/Call with Dana + refund é.wav"
     event = upload(aws, key, wav_bytes(channels=1))
     [result] = run(event, lambda_context)
 
     call_id = call_id_for(aws.bucket, key, None, event["Records"][0]["s3"]["object"]["eTag"])
     assert result["outcome"] == "started" and result["call_id"] == call_id
+    assert fake_aai.submissions == []  # the state machine submits (after getting a transcription slot)
+    # the execution is named after the call and carries the initial state: no transcript_id yet
+    [execution] = aws.executions()
+    assert execution["name"] == call_id
+    state = execution_input(aws)
+    assert state == {"call_id": call_id, "profile": "default",
+                     "recording": {"bucket": aws.bucket, "key": key, "version_id": None, "size": len(wav_bytes())}}
+    record = aws.call_record(call_id)
+    assert record["status"] == "QUEUED" and "transcript_id" not in record
+    assert [h["status"] for h in record["history"]] == ["RECEIVED", "QUEUED"]
+    assert record["execution_arn"] == execution["executionArn"]
+    # the profile snapshot for the later steps
+    snapshot = json.loads(aws.s3.get_object(Bucket=aws.bucket, Key=f"results/{call_id}/profile.json")["Body"].read())
+    assert snapshot["name"] == "default"
+
+
+def test_submit_gets_a_slot_submits_and_sets_the_first_wait_from_the_duration(aws, fake_aai, lambda_context):
+    key = "recordings/2026/Call with Dana + refund é.wav"
+    body = wav_bytes(channels=1, seconds=600)  # 10 minutes of 8 kHz 16-bit mono
+    [result] = run(upload(aws, key, body), lambda_context)
+    slot = submit(execution_input(aws), lambda_context)
     # one transcript job, presigned URL of the decoded key, mono -> speaker labels
     [params] = fake_aai.submissions
     assert params["speaker_labels"] is True and "multichannel" not in params
     assert params["speech_models"] == ["universal-3-pro", "universal-2"]
     assert params["audio_url"].startswith("https://") and "X-Amz-Signature" in params["audio_url"]
     assert "Call%20with%20Dana%20%2B%20refund%20%C3%A9.wav" in params["audio_url"]
-    # the execution is named after the call and carries the initial state
-    [execution] = aws.executions()
-    assert execution["name"] == call_id
-    state = json.loads(aws.sfn.describe_execution(executionArn=execution["executionArn"])["input"])
-    assert state["transcript_id"] == "tr-1" and state["profile"] == "default"
-    assert state["recording"] == {"bucket": aws.bucket, "key": key, "version_id": None, "size": len(wav_bytes())}
-    assert state["poll"]["wait_seconds"] == 5 and state["poll"]["polls"] == 0 and state["poll"]["status"] == "queued"
-    # the call record with its history
-    record = aws.call_record(call_id)
+    assert slot["acquired"] is True and slot["transcript_id"] == "tr-1" and slot["attempts"] == 1
+    assert slot["estimated_duration"] == pytest.approx(600.0)
+    assert slot["wait_seconds"] == 60  # 600 s x POLL_EXPECTED_RTF 0.1 (> POLL_INITIAL_SECONDS 5)
+    record = aws.call_record(result["call_id"])
     assert record["status"] == "TRANSCRIBING" and record["transcript_id"] == "tr-1"
-    assert [h["status"] for h in record["history"]] == ["RECEIVED", "TRANSCRIBING"]
-    assert record["execution_arn"] == execution["executionArn"] and record["audio_channels"] == 1
-    # the profile snapshot for the later steps
-    snapshot = json.loads(aws.s3.get_object(Bucket=aws.bucket, Key=f"results/{call_id}/profile.json")["Body"].read())
-    assert snapshot["name"] == "default"
+    assert [h["status"] for h in record["history"]] == ["RECEIVED", "QUEUED", "TRANSCRIBING"]
+    assert record["audio_channels"] == 1 and record["duration_estimate_source"] == "header"
+    # a retried attempt neither submits twice nor takes a second slot
+    again = submit(execution_input(aws), lambda_context)
+    assert again["transcript_id"] == "tr-1" and len(fake_aai.submissions) == 1
+    from call_analytics.adapters.limits import TranscriptionSemaphore
+
+    assert TranscriptionSemaphore(aws.limits_table, aws.ddb).count() == 1
 
 
-def test_duplicate_event_does_not_submit_twice(aws, fake_aai, lambda_context):
+def test_submit_waits_when_the_slots_are_taken_and_gives_up_after_the_budget(aws, fake_aai, lambda_context):
+    from call_analytics.adapters.limits import TranscriptionSemaphore
+    from call_analytics.errors import SlotWaitExceeded
+
+    semaphore = TranscriptionSemaphore(aws.limits_table, aws.ddb)
+    assert semaphore.acquire("c-other-1", 2) and semaphore.acquire("c-other-2", 2)  # TRANSCRIPTION_CONCURRENCY=2
+    run(upload(aws, "recordings/q.wav", wav_bytes()), lambda_context)
+    state = execution_input(aws)
+    waits = []
+    with pytest.raises(SlotWaitExceeded, match="TRANSCRIPTION_CONCURRENCY=2"):
+        for _ in range(100):
+            slot = submit(state, lambda_context)
+            assert slot["acquired"] is False and fake_aai.submissions == []
+            waits.append(slot["wait_seconds"])
+            state = {**state, "slot": slot}
+    assert 3 <= waits[0] <= 5 and max(waits) <= 60  # 5 s doubling to SLOT_WAIT_MAX_SECONDS, equal jitter
+    assert sum(waits) <= 600  # SLOT_WAIT_BUDGET_SECONDS
+    assert state["slot"]["attempts"] == len(waits) and state["slot"]["waited_seconds"] == sum(waits)
+    # a slot frees up: the next attempt (inside the budget) submits
+    semaphore.release("c-other-1")
+    state["slot"]["waited_seconds"] = 0
+    slot = submit(state, lambda_context)
+    assert slot["acquired"] is True and slot["attempts"] == len(waits) + 1 and len(fake_aai.submissions) == 1
+
+
+def test_duplicate_event_does_not_start_twice(aws, fake_aai, lambda_context):
     event = upload(aws, "recordings/a.wav", wav_bytes())
     first = run(event, lambda_context)
     second = run(event, lambda_context)
     assert first[0]["outcome"] == "started" and second[0]["outcome"] == "duplicate"
-    assert len(fake_aai.submissions) == 1 and len(aws.executions()) == 1
+    assert len(aws.executions()) == 1
 
 
 def test_replay_after_idempotency_expiry_is_caught_by_the_call_record(aws, fake_aai, lambda_context):
@@ -98,18 +154,19 @@ def test_replay_after_idempotency_expiry_is_caught_by_the_call_record(aws, fake_
                          KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}])
     [result] = run(event, lambda_context)
     assert result["outcome"] == "duplicate" and "call already started" in result["reason"]
-    assert len(fake_aai.submissions) == 1
+    assert len(aws.executions()) == 1
 
 
 def test_stereo_wav_requests_multichannel_and_metadata_chooses_the_profile(aws, fake_aai, lambda_context):
     event = upload(aws, "recordings/stereo.wav", wav_bytes(channels=2), metadata={"profile": "sales"})
     [result] = run(event, lambda_context)
     assert result["outcome"] == "started"
+    state = execution_input(aws)
+    assert state["profile"] == "sales"
+    submit(state, lambda_context)
     [params] = fake_aai.submissions
     assert params["multichannel"] is True and "speaker_labels" not in params
     assert params["redact_pii"] is True  # the sales profile
-    state = json.loads(aws.sfn.describe_execution(executionArn=aws.executions()[0]["executionArn"])["input"])
-    assert state["profile"] == "sales"
 
 
 def test_key_segment_chooses_profile_and_s3_profile_overrides_bundled(aws, fake_aai, lambda_context):
@@ -119,6 +176,7 @@ def test_key_segment_chooses_profile_and_s3_profile_overrides_bundled(aws, fake_
     aws.s3.put_object(Bucket=aws.bucket, Key="profiles/support.json", Body=json.dumps(custom).encode())
     [result] = run(upload(aws, "recordings/profile=support/x.wav", wav_bytes()), lambda_context)
     assert result["outcome"] == "started"
+    submit(execution_input(aws), lambda_context)
     assert fake_aai.submissions[0]["keyterms_prompt"] == ["Northwind"]
 
 
@@ -141,24 +199,30 @@ def test_bad_profile_records_failed_and_notifies(aws, fake_aai, lambda_context):
     assert aws.notifications() == []
 
 
-def test_unknown_profile_and_api_rejection_are_permanent_failures(aws, fake_aai, lambda_context):
+def test_unknown_profile_fails_at_start_and_api_rejection_fails_in_submit(aws, fake_aai, lambda_context):
     [result] = run(upload(aws, "recordings/x.wav", wav_bytes(), metadata={"profile": "nosuch"}), lambda_context)
     assert result["outcome"] == "failed" and "unknown profile 'nosuch'" in result["reason"]
+    assert len(aws.notifications()) == 1
+    # an API 4xx at submission raises PermanentError (Catch -> RecordFailure) and gives the slot back
+    from call_analytics.adapters.limits import TranscriptionSemaphore
+
     fake_aai.submit_error = PermanentError("AssemblyAI POST /v2/transcript failed with HTTP 400: format_text must be a Boolean")
-    [result] = run(upload(aws, "recordings/y.wav", wav_bytes()), lambda_context)
-    assert result["outcome"] == "failed" and "format_text must be a Boolean" in result["reason"]
-    assert len(aws.notifications()) == 2
+    run(upload(aws, "recordings/y.wav", wav_bytes()), lambda_context)
+    with pytest.raises(PermanentError, match="format_text must be a Boolean"):
+        submit(execution_input(aws), lambda_context)
+    assert TranscriptionSemaphore(aws.limits_table, aws.ddb).count() == 0
 
 
-def test_transient_error_raises_for_a_retry_and_the_retry_succeeds(aws, fake_aai, lambda_context):
-    event = upload(aws, "recordings/z.wav", wav_bytes())
+def test_transient_error_in_submit_raises_for_a_retry_and_the_retry_succeeds(aws, fake_aai, lambda_context):
+    [result] = run(upload(aws, "recordings/z.wav", wav_bytes()), lambda_context)
     fake_aai.submit_error = TransientError("AssemblyAI POST /v2/transcript failed with HTTP 503")
     with pytest.raises(TransientError):
-        run(event, lambda_context)
+        submit(execution_input(aws), lambda_context)
     fake_aai.submit_error = None
-    [result] = run(event, lambda_context)  # Lambda's async retry: the idempotency record was released
-    assert result["outcome"] == "started" and len(fake_aai.submissions) == 1
-    assert [h["status"] for h in aws.call_record(result["call_id"])["history"]] == ["RECEIVED", "TRANSCRIBING"]
+    slot = submit(execution_input(aws), lambda_context)  # the state machine's Retry
+    assert slot["acquired"] is True and len(fake_aai.submissions) == 1
+    assert [h["status"] for h in aws.call_record(result["call_id"])["history"]] == ["RECEIVED", "QUEUED",
+                                                                                    "TRANSCRIBING"]
 
 
 def test_upload_delivery_streams_the_bytes(aws, fake_aai, lambda_context, monkeypatch):
@@ -166,6 +230,7 @@ def test_upload_delivery_streams_the_bytes(aws, fake_aai, lambda_context, monkey
     body = wav_bytes()
     [result] = run(upload(aws, "recordings/up.wav", body), lambda_context)
     assert result["outcome"] == "started"
+    submit(execution_input(aws), lambda_context)
     assert fake_aai.uploads == [body]
     assert fake_aai.submissions[0]["audio_url"] == "https://cdn.example/upload/1"
 
@@ -185,6 +250,7 @@ def test_non_matching_keys_are_skipped(aws, fake_aai, lambda_context, key, body,
 def test_object_deleted_before_processing_is_an_invalid_recording(aws, fake_aai, lambda_context):
     [result] = run(s3_event(aws.bucket, "recordings/gone.wav", 100), lambda_context)
     assert result["outcome"] == "failed" and "InvalidRecording" in result["reason"]
+    assert aws.executions() == []
     assert aws.notifications()[0]["message"]["error"]["type"] == "InvalidRecording"
 
 

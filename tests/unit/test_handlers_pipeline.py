@@ -144,7 +144,8 @@ def test_run_analysis_stores_a_valid_result(aws, call, fake_aai, lambda_context)
     prepare_transcript(aws)
     fake_aai.chat_answers = [GOOD_PHASES]
     ref = handler("run_analysis")({"call_id": CALL_ID, "profile": "default", "analysis": "phases"}, lambda_context)
-    assert ref == {"analysis": "phases", "valid": True, "item_key": f"results/{CALL_ID}/phases.json"}
+    assert ref == {"analysis": "phases", "valid": True, "item_key": f"results/{CALL_ID}/phases.json",
+                   "status": "done", "requests": 1, "waits": 0, "waited_seconds": 0}
     [request] = fake_aai.chat_requests
     assert request["response_format"]["json_schema"]["name"] == "call_phases"
     assert "[4.2-12.0] B: Hi Dana, my order never arrived" in request["messages"][0]["content"]
@@ -202,7 +203,8 @@ def test_run_analysis_combined_writes_one_item_per_section(aws, call, fake_aai, 
         "answers": [{"question": q, "answer": "No.", "reason": "r", "quote": "Opening words"} for q in questions],
         "action_items": [{"item": "Send pricing", "owner": "Agent", "due_date": None}]})]
     ref = handler("run_analysis")({"call_id": CALL_ID, "profile": "sales", "analysis": "combined"}, lambda_context)
-    assert ref == {"analysis": "combined", "valid": True, "item_key": f"results/{CALL_ID}/combined.json"}
+    assert ref == {"analysis": "combined", "valid": True, "item_key": f"results/{CALL_ID}/combined.json",
+                   "status": "done", "requests": 1, "waits": 0, "waited_seconds": 0}
     items = {i["analysis"]: i for i in call.list_analyses(CALL_ID)}
     assert set(items) == {"phases", "sentiment", "action_items"}
     assert all(i["request"] == "combined" for i in items.values())
@@ -244,7 +246,10 @@ def test_finalize_without_speech_reports_the_skip_reason(aws, call, fake_aai, la
     handler("finalize_call")(full, lambda_context)
     [note] = aws.notifications()
     assert note["message"]["skip_reason"].startswith("no speech detected")
-    assert note["message"]["results"]["captions"] is None and note["message"]["digest"] == {"invalid_analyses": []}
+    assert note["message"]["results"]["captions"] is None
+    digest = note["message"]["digest"]
+    assert digest["invalid_analyses"] == [] and not {"phases", "sentiment", "action_items"} & set(digest)
+    assert digest["llm"] == {"input_tokens": 0, "output_tokens": 0, "requests": 0}
     assert "analyses skipped" in call.get_call(CALL_ID)["history"][-1]["detail"]
 
 

@@ -98,16 +98,22 @@ def test_start_call_settings_list_missing_vars_and_normalise_prefixes(monkeypatc
 def test_every_handler_has_the_contract_env_vars():
     expected = {
         "start_call": {"CALLS_TABLE", "IDEMPOTENCY_TABLE", "RECORDINGS_BUCKET", "RESULTS_PREFIX", "PROFILES_PREFIX",
-                       "DEFAULT_PROFILE", "STATE_MACHINE_ARN", "RESULTS_TOPIC_ARN", "ASSEMBLYAI_SECRET_ARN",
-                       "ASSEMBLYAI_API_BASE_URL", "AUDIO_DELIVERY", "PRESIGN_TTL_SECONDS", "POLL_INITIAL_SECONDS"},
-        "check_transcript": {"CALLS_TABLE", "ASSEMBLYAI_SECRET_ARN", "ASSEMBLYAI_API_BASE_URL", "POLL_INITIAL_SECONDS",
-                             "POLL_MAX_SECONDS", "POLL_BACKOFF", "TRANSCRIPTION_TIMEOUT_SECONDS"},
+                       "DEFAULT_PROFILE", "STATE_MACHINE_ARN", "RESULTS_TOPIC_ARN"},
+        "submit_transcription": {"CALLS_TABLE", "LIMITS_TABLE", "RECORDINGS_BUCKET", "RESULTS_PREFIX",
+                                 "PROFILES_PREFIX", "ASSEMBLYAI_SECRET_ARN", "ASSEMBLYAI_API_BASE_URL",
+                                 "AUDIO_DELIVERY", "PRESIGN_TTL_SECONDS", "POLL_INITIAL_SECONDS", "POLL_EXPECTED_RTF",
+                                 "TRANSCRIPTION_CONCURRENCY", "SLOT_WAIT_MAX_SECONDS", "SLOT_WAIT_BUDGET_SECONDS",
+                                 "TRANSCRIPTION_TIMEOUT_SECONDS"},
+        "check_transcript": {"CALLS_TABLE", "LIMITS_TABLE", "ASSEMBLYAI_SECRET_ARN", "ASSEMBLYAI_API_BASE_URL",
+                             "POLL_INITIAL_SECONDS", "POLL_EXPECTED_RTF", "POLL_MAX_SECONDS", "POLL_BACKOFF",
+                             "TRANSCRIPTION_TIMEOUT_SECONDS"},
         "fetch_transcript": {"CALLS_TABLE", "RECORDINGS_BUCKET", "RESULTS_PREFIX", "PROFILES_PREFIX",
                              "ASSEMBLYAI_SECRET_ARN", "ASSEMBLYAI_API_BASE_URL"},
-        "run_analysis": {"CALLS_TABLE", "RECORDINGS_BUCKET", "RESULTS_PREFIX", "PROFILES_PREFIX",
-                         "ASSEMBLYAI_SECRET_ARN", "ASSEMBLYAI_LLM_BASE_URL"},
+        "run_analysis": {"CALLS_TABLE", "LIMITS_TABLE", "RECORDINGS_BUCKET", "RESULTS_PREFIX", "PROFILES_PREFIX",
+                         "ASSEMBLYAI_SECRET_ARN", "ASSEMBLYAI_LLM_BASE_URL", "LLM_REQUESTS_PER_MINUTE",
+                         "ANALYSIS_WAIT_BUDGET_SECONDS"},
         "finalize_call": {"CALLS_TABLE", "RECORDINGS_BUCKET", "RESULTS_PREFIX", "RESULTS_TOPIC_ARN"},
-        "record_failure": {"CALLS_TABLE", "RESULTS_TOPIC_ARN"},
+        "record_failure": {"CALLS_TABLE", "LIMITS_TABLE", "RESULTS_TOPIC_ARN"},
     }
     powertools = {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL"}
     for handler, names in expected.items():

@@ -7,6 +7,18 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+LIMITS_TABLE = "limits"
+
+
+def create_limits_table(ddb) -> None:
+    """The limits table of infra/storage.py in moto: pk/sk strings (TTL attribute expires_at). Not a double."""
+    ddb.create_table(
+        TableName=LIMITS_TABLE,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"} for n in ("pk", "sk")],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+    )
+
 
 @dataclass
 class FakeLambdaContext:

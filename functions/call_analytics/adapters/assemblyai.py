@@ -1,6 +1,6 @@
 """AssemblyAI REST v2 + LLM Gateway client on `requests`, with timeouts, bounded retries and error mapping.
 
-Auth is the raw key in `Authorization` (no `Bearer`). Retries: 429 (honouring `Retry-After`), 5xx,
+Auth is the raw key in `Authorization` (no `Bearer`). Retries: 429 (honouring `Retry-After`, plus up to 20 % jitter), 5xx,
 connection errors and timeouts, with exponential backoff and full jitter. What is left after the
 retries becomes ThrottledError / TransientError; other 4xx become PermanentError. Every error message
 carries the API's own error text, never the key.
@@ -20,6 +20,7 @@ import requests
 from call_analytics.errors import PermanentError, ThrottledError, TransientError
 
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
+RETRY_AFTER_JITTER = 0.2
 USER_AGENT = "call-analytics/1.0 (+python-requests)"
 
 
@@ -246,7 +247,9 @@ class AssemblyAIClient:
                 raise TransientError(
                     f"{what} failed with HTTP {status} after {self.max_attempts} attempts: {text}", status_code=status
                 )
-            self._sleep(retry_after if retry_after is not None else self._backoff(attempt))
+            # Retry-After plus up to 20 % jitter: clients told the same moment do not all come back at once
+            self._sleep(retry_after * (1 + RETRY_AFTER_JITTER * self._jitter()) if retry_after is not None
+                        else self._backoff(attempt))
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _backoff(self, attempt: int) -> float:

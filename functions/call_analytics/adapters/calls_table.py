@@ -128,6 +128,21 @@ class CallsTable:
             conditions.append("#status = :expected")
         return self._update(call_id, META, "SET " + ", ".join(sets), names, values, conditions, "update call record")
 
+    def increment(self, call_id: str, name: str) -> int:
+        """Atomically add 1 to a numeric attribute of the call record; returns the new value."""
+        try:
+            response = self.client.update_item(
+                TableName=self.table_name, Key=_key(call_id, META),
+                UpdateExpression="ADD #n :one SET #updated_at = :now",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeNames={"#n": name, "#updated_at": "updated_at"},
+                ExpressionAttributeValues={":one": {"N": "1"}, ":now": {"S": self._now()}},
+                ReturnValues="UPDATED_NEW",
+            )
+        except ClientError as exc:
+            raise _translate(exc, f"increment {name}") from None
+        return int(response["Attributes"][name]["N"])
+
     # ---- analysis items ----------------------------------------------------------------------
     def put_analysis(self, call_id: str, name: str, item: dict[str, Any]) -> None:
         record = {
@@ -160,6 +175,16 @@ class CallsTable:
             if "LastEvaluatedKey" not in response:
                 return items
             kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def delete_analyses(self, call_id: str) -> int:
+        """Remove every ANALYSIS# item of a call (a re-drive re-runs them with the current profile)."""
+        items = self.list_analyses(call_id)
+        for item in items:
+            try:
+                self.client.delete_item(TableName=self.table_name, Key=_key(call_id, ANALYSIS_PREFIX + item["analysis"]))
+            except ClientError as exc:
+                raise _translate(exc, "delete analysis") from None
+        return len(items)
 
     def recent_by_status(self, status: str, *, limit: int = 25) -> list[dict[str, Any]]:
         """Newest first, from the `by_status` GSI (status hash, updated_at range)."""

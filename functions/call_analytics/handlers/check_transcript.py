@@ -20,5 +20,6 @@ def handler(event: dict, context) -> dict:
         settings=settings,
         aai=wiring.assemblyai_client(settings.ASSEMBLYAI_SECRET_ARN, settings.ASSEMBLYAI_API_BASE_URL, None),
         calls=wiring.calls_table(settings.CALLS_TABLE),
+        semaphore=wiring.transcription_semaphore(settings.LIMITS_TABLE) if settings.LIMITS_TABLE else None,
     )
     return dump(poll)

@@ -19,5 +19,6 @@ def handler(event: dict, context) -> dict:
         state,
         calls=wiring.calls_table(settings.CALLS_TABLE),
         notifier=wiring.notifier(settings.RESULTS_TOPIC_ARN),
+        semaphore=wiring.transcription_semaphore(settings.LIMITS_TABLE) if settings.LIMITS_TABLE else None,
     )
     return dump(result)

@@ -1,4 +1,6 @@
-"""Step Functions Map item RunAnalysis: {call_id, profile, analysis} in, {analysis, valid, item_key} out."""
+"""Step Functions Map item RunAnalysis: {call_id, profile, analysis[, throttle]} in; out either
+{analysis, valid, item_key, status: "done", requests, waits, waited_seconds} or, without LLM quota,
+{call_id, profile, analysis, status: "throttled", wait_seconds, throttle, reason} (the item waits and loops)."""
 
 from __future__ import annotations
 
@@ -23,5 +25,6 @@ def handler(event: dict, context) -> dict:
         store=wiring.results_store(),
         calls=wiring.calls_table(settings.CALLS_TABLE),
         profiles=wiring.profile_loader(settings.RECORDINGS_BUCKET, settings.PROFILES_PREFIX),
+        limiter=wiring.llm_rate_limiter(settings.LIMITS_TABLE),
     )
     return dump(ref)

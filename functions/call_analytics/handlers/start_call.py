@@ -37,7 +37,6 @@ def handler(event: dict, context) -> dict:
         settings=settings,
         store=store,
         calls=wiring.calls_table(settings.CALLS_TABLE),
-        aai=wiring.assemblyai_client(settings.ASSEMBLYAI_SECRET_ARN, settings.ASSEMBLYAI_API_BASE_URL, None),
         workflow=wiring.workflow(settings.STATE_MACHINE_ARN),
         notifier=wiring.notifier(settings.RESULTS_TOPIC_ARN),
         profiles=wiring.profile_loader(settings.RECORDINGS_BUCKET, settings.PROFILES_PREFIX),

@@ -1,4 +1,10 @@
-"""check_transcript: one poll of the AssemblyAI job; the next wait backs off; errors and deadlines raise."""
+"""check_transcript: one poll of the AssemblyAI job; the next wait backs off; errors and deadlines raise.
+
+Wait policy (docs/architecture.md, "Completion detection"): the first wait is the expected processing time,
+`first_wait_seconds` = max(POLL_INITIAL_SECONDS, audio seconds x POLL_EXPECTED_RTF) (capped at an hour);
+after that each wait is POLL_INITIAL_SECONDS x POLL_BACKOFF^polls, capped at POLL_MAX_SECONDS. The
+transcription slot is given back as soon as the job is `completed` or `error`.
+"""
 
 from __future__ import annotations
 
@@ -21,6 +27,20 @@ from call_analytics.settings import CheckTranscriptSettings
 KNOWN_STATUSES = ("queued", "processing", "completed", "error")
 
 
+#: the first wait never exceeds this, whatever the duration estimate says
+FIRST_WAIT_CAP_SECONDS = 3600
+
+
+def first_wait_seconds(audio_duration: float | None, settings: Any) -> int:
+    """Expected processing time: max(POLL_INITIAL_SECONDS, audio_duration x POLL_EXPECTED_RTF), at most an hour.
+    Unknown duration -> POLL_INITIAL_SECONDS."""
+    initial = settings.POLL_INITIAL_SECONDS
+    if not audio_duration or audio_duration <= 0:
+        return initial
+    expected = math.ceil(audio_duration * settings.POLL_EXPECTED_RTF)
+    return int(max(initial, min(FIRST_WAIT_CAP_SECONDS, expected)))
+
+
 def next_wait_seconds(polls: int, settings: CheckTranscriptSettings) -> int:
     """POLL_INITIAL_SECONDS * POLL_BACKOFF^polls, capped at POLL_MAX_SECONDS."""
     wait = settings.POLL_INITIAL_SECONDS * settings.POLL_BACKOFF ** max(0, polls)
@@ -34,6 +54,7 @@ def check_transcript(
     aai: Any,
     calls: Any,
     now: Callable[[], datetime] = utc_now,
+    semaphore: Any | None = None,
 ) -> PollState:
     if not state.transcript_id:
         raise PermanentError(f"call {state.call_id} has no transcript_id to poll")
@@ -42,6 +63,8 @@ def check_transcript(
     transcript = aai.get_transcript(state.transcript_id)
     status = transcript.get("status")
     polls = previous.polls + 1
+    if status in ("completed", "error") and semaphore is not None:
+        semaphore.release(state.call_id)  # AssemblyAI no longer works on it: let the next call in
     if status == "error":
         message = transcript.get("error") or "no reason given"
         raise TranscriptionFailed(f"AssemblyAI transcript {state.transcript_id} failed: {message}")

@@ -54,6 +54,9 @@ def fetch_transcript(
         "skip_reason": skip_reason,
         "analyses_planned": analyses,
         "transcript_key": result_key(prefix, call_id, "transcript.json"),
+        # what ran (priced in the cost estimate): the API's answer, else the profile's first choice
+        "speech_model": transcript.get("speech_model_used") or transcript.get("speech_model")
+        or (profile.transcription.speech_models[0] if profile.transcription.speech_models else None),
     }
     if analyses:
         calls.set_status(call_id, CallStatus.ANALYZING, detail=f"analyses: {', '.join(analyses)}", fields=fields,

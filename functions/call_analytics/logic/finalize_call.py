@@ -6,6 +6,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from call_analytics.logic.accounting import estimate_cost, llm_usage, workflow_stats
 from call_analytics.logic.common import iso, results_prefix, utc_now
 from call_analytics.logic.notifications import completion_message
 from call_analytics.models import CallState, CallStatus, FinalizeResult
@@ -30,12 +31,18 @@ def finalize_call(
         detail = f"analyses skipped: {transcript['skip_reason']}"
     elif invalid:
         detail += f" (invalid: {', '.join(invalid)})"
+    record = calls.get_call(call_id) or {}
+    stats = workflow_stats(state)
+    usage = llm_usage(items)
+    audio_seconds = (transcript or {}).get("audio_duration") or record.get("audio_duration")
+    cost = estimate_cost(usage=usage, audio_seconds=audio_seconds, speech_model=record.get("speech_model"))
     changed = calls.set_status(
         call_id, CallStatus.COMPLETED, detail=detail,
-        fields={"invalid_analyses": invalid, "completed_at": iso(now())},
+        fields={"invalid_analyses": invalid, "completed_at": iso(now()), "workflow_stats": stats,
+                "llm_usage": usage, "cost": cost},
         only_if_not={CallStatus.COMPLETED}, must_exist=False,
     )
-    record = calls.get_call(call_id) or {}
+    record = calls.get_call(call_id) or record
     if changed:
         metrics.add_metric(name="CallsCompleted", unit=MetricUnit.Count, value=1)
         created = record.get("created_at")
@@ -52,7 +59,8 @@ def finalize_call(
     message = completion_message(
         call_id=call_id, profile=state.profile, recording=recording, bucket=settings.RECORDINGS_BUCKET,
         prefix=results_prefix(settings.RESULTS_PREFIX, call_id), analysis_items=items, transcript=transcript,
-        at=iso(now()),
+        at=iso(now()), accounting={"workflow": record.get("workflow_stats") or stats,
+                                   "llm": record.get("llm_usage") or usage, "cost": record.get("cost") or cost},
     )
     message_id = notifier.publish(message, status=CallStatus.COMPLETED, profile=state.profile)
     calls.update_fields(call_id, {"completion_notified": True})

@@ -51,9 +51,21 @@ def digest(analysis_items: list[dict[str, Any]]) -> dict[str, Any]:
     return result
 
 
+def accounting_digest(accounting: dict[str, Any] | None) -> dict[str, Any]:
+    """The short form of workflow counters, LLM usage and cost for the notification digest."""
+    if not accounting:
+        return {}
+    workflow, llm, cost = accounting.get("workflow") or {}, accounting.get("llm") or {}, accounting.get("cost") or {}
+    return {
+        "workflow": {k: workflow.get(k) for k in ("slot_attempts", "polls", "llm_quota_waits", "state_transitions")},
+        "llm": {k: llm.get(k) for k in ("input_tokens", "output_tokens", "requests")},
+        "cost": {k: cost.get(k) for k in ("currency", "total", "per_audio_minute", "prices_as_of")},
+    }
+
+
 def completion_message(*, call_id: str, profile: str | None, recording: dict[str, Any] | None, bucket: str,
                        prefix: str, analysis_items: list[dict[str, Any]], transcript: dict[str, Any] | None,
-                       at: str) -> dict[str, Any]:
+                       at: str, accounting: dict[str, Any] | None = None) -> dict[str, Any]:
     analyses = {item["analysis"]: f"{prefix}{item['analysis']}.json" for item in analysis_items if item.get("analysis")}
     return {
         "version": MESSAGE_VERSION,
@@ -70,6 +82,6 @@ def completion_message(*, call_id: str, profile: str | None, recording: dict[str
         },
         "audio_duration": (transcript or {}).get("audio_duration"),
         "skip_reason": (transcript or {}).get("skip_reason"),
-        "digest": digest(analysis_items),
+        "digest": {**digest(analysis_items), **accounting_digest(accounting)},
         "completed_at": at,
     }

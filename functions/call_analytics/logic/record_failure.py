@@ -7,6 +7,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from call_analytics.logic.accounting import workflow_stats
 from call_analytics.logic.common import failure_reason, iso, utc_now
 from call_analytics.logic.notifications import failure_message
 from call_analytics.models import CallState, CallStatus, FailureResult
@@ -19,13 +20,16 @@ def record_failure(
     calls: Any,
     notifier: Any,
     now: Callable[[], datetime] = utc_now,
+    semaphore: Any | None = None,
 ) -> FailureResult:
+    if semaphore is not None:
+        semaphore.release(state.call_id)  # idempotent: a call that holds no slot gives nothing back
     error = state.error
     error_type = error.Error if error else "States.Unknown"
     reason = failure_reason(error_type, error.Cause if error else None)
     recording = state.recording.model_dump(mode="json") if state.recording else None
     fields: dict[str, Any] = {"failure_reason": reason, "failure_error": error_type, "profile": state.profile,
-                              "failed_at": iso(now())}
+                              "failed_at": iso(now()), "workflow_stats": workflow_stats(state, failed=True)}
     if state.transcript_id:
         fields["transcript_id"] = state.transcript_id
     if recording:

@@ -1,8 +1,10 @@
-"""start_call: an uploaded recording -> call record, AssemblyAI transcript job, Step Functions execution.
+"""start_call: an uploaded recording -> validated profile + snapshot, call record (RECEIVED -> QUEUED),
+Step Functions execution. The execution itself gets a transcription slot and submits (submit_transcription),
+so a burst of uploads never fails on AssemblyAI's concurrency: the calls queue in their executions.
 
 Duplicates are harmless three times over: Powertools idempotency on bucket+key+version (replayed S3
-events), the call record (an existing transcript is never submitted again), and the execution name
-(= call_id; ExecutionAlreadyExists means it is already running).
+events), the call record (an execution_arn means started), and the execution name (= call_id;
+ExecutionAlreadyExists means it is already running).
 """
 
 from __future__ import annotations
@@ -13,22 +15,19 @@ from datetime import datetime
 from typing import Any
 
 from call_analytics.adapters.results_store import ObjectMissing
-from call_analytics.audio_probe import (
-    HEADER_BYTES,
-    channels_from_header,
-    channels_from_metadata,
-)
 from call_analytics.errors import PERMANENT_CALL_ERRORS, InvalidRecording
 from call_analytics.logic.common import iso, save_profile_snapshot, utc_now
 from call_analytics.logic.notifications import failure_message
-from call_analytics.logic.transcription_request import transcript_params
-from call_analytics.models import CallStatus, PollState, StartCallResult
+from call_analytics.models import CallStatus, StartCallResult
 from call_analytics.observability import MetricUnit, bind_call, logger, metrics
 from call_analytics.profiles.loader import ProfileLoader, choose_profile_name
 from call_analytics.recordings import UploadedObject, skip_reason
 from call_analytics.settings import StartCallSettings
 
 IDEMPOTENCY_TTL_SECONDS = 6 * 3600
+#: start_call moves a call to QUEUED only from RECEIVED
+ACTIVE_OR_DONE = frozenset({CallStatus.QUEUED, CallStatus.TRANSCRIBING, CallStatus.ANALYZING, CallStatus.COMPLETED,
+                            CallStatus.FAILED})
 
 
 @dataclass
@@ -36,12 +35,12 @@ class StartCallDeps:
     settings: StartCallSettings
     store: Any  # ResultsStore
     calls: Any  # CallsTable
-    aai: Any  # AssemblyAIClient
     workflow: Any  # Workflow
     notifier: Any  # Notifier
     profiles: ProfileLoader
     idempotency_store: Any | None = None  # Powertools persistence layer; None = no idempotency layer
     lambda_context: Any | None = None
+    aai: Any | None = None  # unused since the state machine submits (kept for callers that still pass it)
     now: Callable[[], datetime] = field(default=utc_now)
 
 
@@ -115,41 +114,32 @@ def _start(obj: UploadedObject, deps: StartCallDeps) -> dict[str, Any]:
         head = _head(obj, deps)
         profile_name = choose_profile_name(obj.key, head["metadata"], deps.settings.DEFAULT_PROFILE)
         profile = deps.profiles.load(profile_name)
-        transcript_id = (existing or {}).get("transcript_id")
-        if transcript_id:  # submitted by an earlier attempt that died before StartExecution
-            logger.info("transcript already submitted; not submitting again", extra={"transcript_id": transcript_id})
-            status = "queued"
-        else:
-            save_profile_snapshot(deps.store, deps.settings.RECORDINGS_BUCKET, deps.settings.RESULTS_PREFIX, call_id, profile)
-            channels = _channels(obj, head, deps)
-            params = transcript_params(profile, audio_url=_audio_url(obj, head, deps), channels=channels)
-            transcript = deps.aai.submit_transcript(params)
-            transcript_id, status = transcript["id"], transcript.get("status") or "queued"
-            deps.calls.set_status(
-                call_id, CallStatus.TRANSCRIBING, detail=f"transcript {transcript_id} submitted",
-                fields={"transcript_id": transcript_id, "profile": profile.name, "audio_channels": channels,
-                        "multichannel": bool(params.get("multichannel")), "recording_size": head["size"]},
-            )
+        save_profile_snapshot(deps.store, deps.settings.RECORDINGS_BUCKET, deps.settings.RESULTS_PREFIX, call_id,
+                              profile)
     except PERMANENT_CALL_ERRORS as exc:
         return _fail(obj, deps, type(exc).__name__, f"{type(exc).__name__}: {exc}", profile_name)
 
+    # no transcript_id: the state machine starts with SubmitTranscription (slot, then submit)
     state = {
         "call_id": call_id,
-        "transcript_id": transcript_id,
         "profile": profile.name,
         "recording": {"bucket": obj.bucket, "key": obj.key, "version_id": obj.version_id, "size": head["size"]},
-        "poll": PollState(status=status if status in ("queued", "processing", "completed") else "queued",
-                          wait_seconds=deps.settings.POLL_INITIAL_SECONDS, polls=0,
-                          started_at=iso(deps.now())).model_dump(mode="json"),
     }
     execution_arn, started_now = deps.workflow.start(call_id, state)
+    # only from RECEIVED: the execution may already have moved the call on
+    deps.calls.set_status(
+        call_id, CallStatus.QUEUED, detail="execution started; waiting for a transcription slot",
+        fields={"execution_arn": execution_arn, "profile": profile.name, "recording_size": head["size"]},
+        only_if_not=ACTIVE_OR_DONE,
+    )
     deps.calls.update_fields(call_id, {"execution_arn": execution_arn})
     if started_now:
         metrics.add_metric(name="CallsStarted", unit=MetricUnit.Count, value=1)
-    logger.info("call started", extra={"transcript_id": transcript_id, "profile": profile.name,
-                                        "execution_arn": execution_arn, "started_now": started_now})
+    logger.info("call started", extra={"profile": profile.name, "execution_arn": execution_arn,
+                                        "started_now": started_now})
     return StartCallResult(outcome="started", bucket=obj.bucket, key=obj.key, call_id=call_id,
-                           transcript_id=transcript_id, execution_arn=execution_arn).model_dump(mode="json")
+                           transcript_id=(existing or {}).get("transcript_id"),
+                           execution_arn=execution_arn).model_dump(mode="json")
 
 
 def _head(obj: UploadedObject, deps: StartCallDeps) -> dict[str, Any]:
@@ -160,26 +150,6 @@ def _head(obj: UploadedObject, deps: StartCallDeps) -> dict[str, Any]:
     if not head.get("size"):
         raise InvalidRecording(f"s3://{obj.bucket}/{obj.key} is empty")
     return head
-
-
-def _channels(obj: UploadedObject, head: dict[str, Any], deps: StartCallDeps) -> int | None:
-    """Metadata `channels` if given, else the WAV/FLAC header from a ranged GET of the first 64 KiB."""
-    channels = channels_from_metadata(head["metadata"])
-    if channels is None:
-        channels = channels_from_header(
-            deps.store.get_range(obj.bucket, obj.key, HEADER_BYTES, version_id=obj.version_id)
-        )
-    return channels
-
-
-def _audio_url(obj: UploadedObject, head: dict[str, Any], deps: StartCallDeps) -> str:
-    s = deps.settings
-    if s.AUDIO_DELIVERY == "upload":
-        def opener():
-            return deps.store.open_stream(obj.bucket, obj.key, version_id=obj.version_id)
-
-        return deps.aai.upload(opener, size=head["size"])
-    return deps.store.presign_get(obj.bucket, obj.key, expires_in=s.PRESIGN_TTL_SECONDS, version_id=obj.version_id)
 
 
 def _duplicate(obj: UploadedObject, existing: dict[str, Any], reason: str) -> dict[str, Any]:

@@ -1,0 +1,26 @@
+"""Step Functions task SubmitTranscription: whole state in, `slot` out (acquired + transcript_id, or wait)."""
+
+from __future__ import annotations
+
+from call_analytics import wiring
+from call_analytics.logic.submit_transcription import SubmitDeps, submit_transcription
+from call_analytics.models import CallState, dump
+from call_analytics.observability import logger, metrics, tracer
+from call_analytics.settings import SubmitTranscriptionSettings, load_settings
+
+
+@logger.inject_lambda_context(correlation_id_path="call_id", clear_state=True)
+@metrics.log_metrics
+@tracer.capture_lambda_handler(capture_response=False)
+def handler(event: dict, context) -> dict:
+    settings = load_settings(SubmitTranscriptionSettings)
+    state = CallState.model_validate(event)
+    slot = submit_transcription(state, SubmitDeps(
+        settings=settings,
+        store=wiring.results_store(),
+        calls=wiring.calls_table(settings.CALLS_TABLE),
+        aai=wiring.assemblyai_client(settings.ASSEMBLYAI_SECRET_ARN, settings.ASSEMBLYAI_API_BASE_URL, None),
+        profiles=wiring.profile_loader(settings.RECORDINGS_BUCKET, settings.PROFILES_PREFIX),
+        semaphore=wiring.transcription_semaphore(settings.LIMITS_TABLE),
+    ))
+    return dump(slot)

@@ -1,0 +1,127 @@
+"""Re-drive: run a call again in a new execution `<call_id>-r<n>`, from what its call record stores.
+
+API contract (`python -m callctl redrive CALL|--failed` calls these; the deps come from plain boto3 clients):
+
+    deps = RedriveDeps.from_clients(dynamodb=ddb, s3=s3, stepfunctions=sfn, calls_table="<CallsTableName>",
+                                    bucket="<RecordingsBucketName>", state_machine_arn="<StateMachineArn>")
+    redrive_call("c-3f2a…", deps, force=False) -> RedriveResult
+    redrive_failed(deps, limit=100)            -> list[RedriveResult]   # every FAILED call, newest first
+
+`RedriveResult` (call_analytics/models.py): `outcome` "started" (with `execution_name`, `execution_arn`, and
+`resubmit`: True = transcribed again, False = the stored transcript is reused) or "skipped" (with `reason`:
+unknown call, still running without `force`, no recording key, the profile no longer validates).
+
+What a re-drive does:
+* the profile is re-read NOW (S3 override or bundled) and re-snapshotted to results/<call_id>/profile.json, so a
+  re-drive also re-runs the analyses of an old call after a profile change;
+* transcript `completed` (transcript_status on the record) -> the execution skips submission and polling and goes
+  straight to FetchTranscript -> analyses -> FinalizeCall;
+* a transcript id that is not known to be completed (the call failed while polling, e.g. a timeout) -> it polls
+  that transcript again; after `TranscriptionFailed`, or without a transcript id -> a fresh submission (slot first);
+* the old analysis items are deleted, the record goes to QUEUED (history entry "re-drive r<n>") with the
+  failure fields cleared, and the finished call is announced again (COMPLETED or FAILED).
+Calls still in progress (RECEIVED/QUEUED/TRANSCRIBING/ANALYZING) are skipped unless `force=True` (use it for a
+call whose execution was stopped or timed out and never reached RecordFailure).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from call_analytics.errors import CallAnalyticsError, InvalidProfile
+from call_analytics.logic.common import iso, save_profile_snapshot, utc_now
+from call_analytics.models import CallStatus, RedriveResult
+from call_analytics.observability import logger
+
+#: a transcript that failed this way is transcribed again rather than polled again
+RESUBMIT_AFTER = frozenset({"TranscriptionFailed"})
+DEFAULT_FAILED_LIMIT = 100
+
+
+@dataclass
+class RedriveDeps:
+    calls: Any  # CallsTable
+    workflow: Any  # Workflow
+    store: Any  # ResultsStore
+    profiles: Any  # ProfileLoader
+    bucket: str
+    results_prefix: str = "results/"
+    default_profile: str = "default"
+    now: Callable[[], datetime] = field(default=utc_now)
+
+    @classmethod
+    def from_clients(cls, *, dynamodb: Any, s3: Any, stepfunctions: Any, calls_table: str, bucket: str,
+                     state_machine_arn: str, results_prefix: str = "results/", profiles_prefix: str = "profiles/",
+                     default_profile: str = "default") -> RedriveDeps:
+        from call_analytics.adapters.calls_table import CallsTable
+        from call_analytics.adapters.results_store import ResultsStore
+        from call_analytics.adapters.workflow import Workflow
+        from call_analytics.profiles.loader import ProfileLoader
+
+        store = ResultsStore(s3)
+        return cls(calls=CallsTable(calls_table, dynamodb), workflow=Workflow(state_machine_arn, stepfunctions),
+                   store=store, profiles=ProfileLoader(store, bucket, profiles_prefix), bucket=bucket,
+                   results_prefix=results_prefix, default_profile=default_profile)
+
+
+def redrive_failed(deps: RedriveDeps, *, limit: int = DEFAULT_FAILED_LIMIT) -> list[RedriveResult]:
+    """Re-drive every FAILED call (newest first, at most `limit`)."""
+    return [redrive_call(record["call_id"], deps) for record in deps.calls.recent_by_status(CallStatus.FAILED,
+                                                                                              limit=limit)]
+
+
+def redrive_call(call_id: str, deps: RedriveDeps, *, force: bool = False) -> RedriveResult:
+    record = deps.calls.get_call(call_id)
+    if record is None:
+        return RedriveResult(call_id=call_id, outcome="skipped", reason="no such call")
+    status = record.get("status")
+    if status not in CallStatus.TERMINAL and not force:
+        return RedriveResult(call_id=call_id, outcome="skipped",
+                             reason=f"still in progress (status {status}); pass force to re-drive it anyway")
+    if not record.get("recording_key"):
+        return RedriveResult(call_id=call_id, outcome="skipped", reason="the call record has no recording key")
+    try:
+        profile = deps.profiles.load(record.get("profile") or deps.default_profile)
+    except InvalidProfile as exc:
+        return RedriveResult(call_id=call_id, outcome="skipped", reason=f"InvalidProfile: {exc}")
+    save_profile_snapshot(deps.store, deps.bucket, deps.results_prefix, call_id, profile)
+
+    transcript_id = record.get("transcript_id")
+    completed = bool(transcript_id) and record.get("transcript_status") == "completed"
+    resubmit = not transcript_id or (not completed and record.get("failure_error") in RESUBMIT_AFTER)
+    number = deps.calls.increment(call_id, "redrives")
+    name = f"{call_id}-r{number}"
+    now = iso(deps.now())
+    state: dict[str, Any] = {
+        "call_id": call_id,
+        "profile": profile.name,
+        "recording": {"bucket": record.get("recording_bucket") or deps.bucket, "key": record["recording_key"],
+                      "version_id": record.get("recording_version_id"), "size": record.get("recording_size")},
+    }
+    if not resubmit:
+        state["transcript_id"] = transcript_id
+        state["poll"] = {"status": "completed" if completed else "queued", "wait_seconds": 1, "polls": 0,
+                         "started_at": now}
+    deps.calls.delete_analyses(call_id)
+    fields: dict[str, Any] = {"profile": profile.name, "failure_notified": False, "completion_notified": False,
+                              "failure_reason": None, "failure_error": None, "redriven_at": now}
+    if resubmit:
+        fields.update(transcript_id=None, transcript_status=None)
+    how = "reusing the completed transcript" if completed else ("polling transcript " + transcript_id
+                                                                 if not resubmit else "transcribing again")
+    deps.calls.set_status(call_id, CallStatus.QUEUED, detail=f"re-drive r{number} ({how}, profile {profile.name})",
+                          fields=fields)
+    try:
+        execution_arn, _ = deps.workflow.start(name, state)
+    except CallAnalyticsError as exc:
+        reason = f"re-drive r{number} could not start its execution: {exc}"[:1000]
+        deps.calls.set_status(call_id, CallStatus.FAILED, detail=reason,
+                              fields={"failure_reason": reason, "failure_error": type(exc).__name__})
+        raise
+    deps.calls.update_fields(call_id, {"execution_arn": execution_arn})
+    logger.info("call re-driven", extra={"call_id": call_id, "execution": name, "resubmit": resubmit})
+    return RedriveResult(call_id=call_id, outcome="started", execution_name=name, execution_arn=execution_arn,
+                         resubmit=resubmit)
