@@ -200,7 +200,8 @@ class StreamingSession:
             deadlines.append(self.last_activity + self.p.inactivity_timeout)
         return min(deadlines)
 
-    async def _check_deadlines(self) -> None:
+    async def _check_deadlines(self) -> bool:
+        """Raise SessionClose for a fault/expiry close; True when the inactivity timeout ends the session."""
         now = time.monotonic()
         if self.close_fault and now >= self.opened + self.close_fault[2]:
             code, reason, _ = self.close_fault
@@ -209,14 +210,13 @@ class StreamingSession:
             raise SessionClose(3008, "Session Expired: Maximum session duration exceeded")
         if self.p.inactivity_timeout and now >= self.last_activity + self.p.inactivity_timeout:
             # v3 does not document an inactivity close code: end the session normally.
-            await self._terminate()
-            raise _Terminated()
+            return True
+        return False
 
     async def _loop(self) -> None:
         while True:
-            try:
-                await self._check_deadlines()
-            except _Terminated:
+            if await self._check_deadlines():
+                await self._terminate()
                 return
             try:
                 msg = await asyncio.wait_for(self.ws.receive(), timeout=max(0.01, self._deadline() - time.monotonic()))
@@ -228,11 +228,13 @@ class StreamingSession:
             elif msg.type == WSMsgType.TEXT:
                 self.last_activity = time.monotonic()
                 if await self._on_text(msg.data):
+                    await self._terminate()
                     return
             elif msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR):
                 return
 
     async def _on_text(self, data: str) -> bool:
+        """Handle a client text message; True for Terminate (the caller then finishes the session)."""
         try:
             msg = json.loads(data)
         except json.JSONDecodeError:
@@ -241,7 +243,6 @@ class StreamingSession:
             raise SessionClose(3006, f"Invalid Message: {data[:200]}")
         kind = msg["type"]
         if kind == "Terminate":
-            await self._terminate()
             return True
         if kind == "ForceEndpoint":
             self._close_turn(forced=True)
@@ -421,15 +422,52 @@ class StreamingSession:
         await self.send({"type": "LLMGatewayResponse", "turn_order": order, "transcript": text, "data": data})
 
     async def _terminate(self) -> None:
+        """Finish the session: pending Turns, their LLMGatewayResponses, Termination, close 1000.
+
+        Finishing can take seconds (the last decode, LLM answers), so the socket is read meanwhile:
+        aiohttp answers pings only inside `receive()`, and a client close must still be noticed.
+        Data frames after Terminate are ignored. If the client closes (or the connection drops)
+        first, nothing is left to send to: the finishing work is cancelled."""
         self._close_turn()
-        await self.jobs.join()  # every queued decode is sent before Termination
-        if self.llm_tasks:
-            await asyncio.wait(list(self.llm_tasks), timeout=30)
+        finishing = asyncio.create_task(self._finish_pending())
+        if not await self._read_until_done(finishing):
+            for t in self.llm_tasks:
+                t.cancel()
+            return
         audio_s = len(self.audio) / SR
         await self.send({"type": "Termination", "audio_duration_seconds": round(audio_s),
                          "session_duration_seconds": round(time.monotonic() - self.opened)})
         await self.ws.close(code=1000)
 
+    async def _finish_pending(self) -> None:
+        await self.jobs.join()  # every queued decode is sent before Termination
+        if self.llm_tasks:
+            await asyncio.wait(list(self.llm_tasks), timeout=30)
 
-class _Terminated(Exception):
-    pass
+    async def _read_until_done(self, task: asyncio.Task) -> bool:
+        """Keep a `receive()` pending until `task` ends (pings get their pong meanwhile). True when
+        the task finished; False when the client closed or the connection failed first."""
+        receiver: asyncio.Task | None = None
+        try:
+            while not task.done():
+                if receiver is None:
+                    receiver = asyncio.create_task(self.ws.receive())
+                await asyncio.wait({task, receiver}, return_when=asyncio.FIRST_COMPLETED)
+                if not receiver.done():
+                    continue
+                try:
+                    msg = receiver.result()
+                except Exception:  # noqa: BLE001 - a broken connection ends the session like a close
+                    return False
+                receiver = None
+                if msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR):
+                    return False
+                # TEXT/BINARY after Terminate: ignored (no more audio is taken, no error is sent)
+            task.result()  # re-raise a failure of the finishing work
+            return True
+        finally:
+            # No receive() may stay pending: ws.close() would otherwise skip the closing handshake.
+            pending = [t for t in (receiver, task) if t is not None and not t.done()]
+            for t in pending:
+                t.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)

@@ -197,6 +197,34 @@ def test_pings_are_answered_and_keepalive_update_forceendpoint_accepted(server):
     assert code == 1000 and msgs[-1]["type"] == "Termination"
 
 
+def test_ping_after_terminate_is_answered_before_termination(server, samples_dir):
+    """The server keeps reading while it decodes the last turn and waits for its LLM answer, so a ping
+    sent right after Terminate gets its pong before Termination (tests/server/test_streaming_finish.py
+    covers this deterministically, with a slow LLM)."""
+    llm = json.dumps({"model": "claude-sonnet-4-6", "max_tokens": 50,
+                      "messages": [{"role": "user", "content": "Summarize: {{turn}}"}]})
+    with _session(server, f"sample_rate=16000&llm_gateway={requests.utils.quote(llm)}") as ws:
+        assert json.loads(ws.recv(timeout=5))["type"] == "Begin"
+        for chunk in paced(pcm(samples_dir, 3.0)):  # speech up to the end: the last turn is still open
+            ws.send(chunk)
+        ws.send(json.dumps({"type": "Terminate"}))
+        pong = ws.ping()
+        msgs = []
+        try:
+            while True:
+                msg = json.loads(ws.recv(timeout=30))
+                if msg["type"] == "Termination":
+                    answered_before_termination = pong.is_set()
+                msgs.append(msg)
+        except ConnectionClosed as exc:
+            code = exc.rcvd.code if exc.rcvd else None
+    assert code == 1000 and msgs[-1]["type"] == "Termination"
+    assert answered_before_termination
+    finals = [m for m in msgs if m["type"] == "Turn" and m["end_of_turn"]]
+    assert finals and {m["turn_order"] for m in msgs if m["type"] == "LLMGatewayResponse"} == {
+        t["turn_order"] for t in finals}
+
+
 def test_query_parsing_like_the_real_service():
     p = SessionParams.from_query({"sample_rate": "8000", "format_turns": "True", "speaker_labels": "false",
                                   "keyterms_prompt": '["a b", "c"]', "encoding": "pcm_mulaw",
