@@ -76,6 +76,8 @@ class StreamingConfig:
     min_chunk_ms: float = 50.0
     max_chunk_ms: float = 1000.0
     partial_interval_seconds: float = 1.0   # how often an open turn is re-decoded for a partial Turn
+    # After Terminate, queued decodes must finish within this bound, else Error + close 3005.
+    finish_timeout_seconds: float = 120.0
     token_max_expires_seconds: int = 600
     max_concurrent_sessions: int | None = None  # over the limit: Error + close 3009
     # Energy VAD: a 20 ms frame is speech when louder than max(floor_dbfs, noise floor + margin_db).

@@ -6,6 +6,13 @@ vad_margin_db), the noise floor being the 10th percentile of the last 5 s. An op
 sentence (our stand-in for the end-of-turn confidence). While a turn is open it is re-decoded every
 `partial_interval_seconds` for partial Turns. Decoding runs in a thread, one job at a time per
 session, so messages keep their order.
+
+Decode failures: the decode worker survives an exception (it is logged with the session id) and the
+session ends the way the real service reports a server-side failure: `Error` 3005 "Session Cancelled:
+An error occurred", then close 3005. This applies to partial and final decodes alike: both use the
+same engine, so a failure means the engine is broken, and skipping the turn would silently lose
+speech. Nothing waits on the worker without a bound: the finishing phase after `Terminate` waits for
+queued decodes at most `finish_timeout_seconds` (then 3005 too) and stops at once if the worker died.
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ from .stt import SpeechEngine
 
 log = logging.getLogger("local_assemblyai.streaming")
 SR = 16000
+INTERNAL_ERROR = "Session Cancelled: An error occurred"  # the real service's 3005 reason
 FRAME = 320  # 20 ms at 16 kHz
 
 
@@ -162,6 +170,10 @@ class StreamingSession:
         self.jobs: asyncio.Queue[tuple[str, int, int, int, bool]] = asyncio.Queue()
         self.busy = False
         self.decoder_task: asyncio.Task | None = None
+        # Set (once) to the SessionClose that must end the session when a decode fails or the
+        # decode worker ends: every wait on decoding also waits on this future, so none hangs.
+        self.decode_failure: asyncio.Future[SessionClose] | None = None
+        self.stopping = False  # run() is ending the session (and cancels the decode worker itself)
         self.llm_tasks: set[asyncio.Task] = set()
         self.send_lock = asyncio.Lock()
         self.speaker_f0: list[float] = []
@@ -175,12 +187,15 @@ class StreamingSession:
 
     async def run(self) -> None:
         await self.send({"type": "Begin", "id": self.id, "expires_at": int(time.time() + self.max_session_seconds)})
+        self.decode_failure = asyncio.get_running_loop().create_future()
         self.decoder_task = asyncio.create_task(self._decoder())
+        self.decoder_task.add_done_callback(self._decoder_ended)
         try:
             await self._loop()
         except SessionClose as exc:
             await self._close_with(exc)
         finally:
+            self.stopping = True
             self.decoder_task.cancel()
             await asyncio.gather(self.decoder_task, return_exceptions=True)
 
@@ -214,14 +229,21 @@ class StreamingSession:
         return False
 
     async def _loop(self) -> None:
+        assert self.decode_failure is not None
         while True:
+            self._raise_decode_failure()
             if await self._check_deadlines():
                 await self._terminate()
                 return
-            try:
-                msg = await asyncio.wait_for(self.ws.receive(), timeout=max(0.01, self._deadline() - time.monotonic()))
-            except TimeoutError:
+            # Wait for the next frame, a deadline, or a decode failure (which must not wait for the client).
+            receiver = asyncio.create_task(self.ws.receive())
+            await asyncio.wait({receiver, self.decode_failure}, timeout=max(0.01, self._deadline() - time.monotonic()),
+                               return_when=asyncio.FIRST_COMPLETED)
+            if not receiver.done():
+                receiver.cancel()
+                await asyncio.gather(receiver, return_exceptions=True)
                 continue
+            msg = receiver.result()
             if msg.type == WSMsgType.BINARY:
                 self.last_activity = time.monotonic()
                 await self._on_audio(msg.data)
@@ -333,19 +355,48 @@ class StreamingSession:
             self.jobs.put_nowait(("partial", self.turn_id, self.turn_start, len(self.audio), False))
 
     async def _decoder(self) -> None:
-        """Decode jobs one at a time, in order: messages keep their order and turn_order is sequential."""
+        """Decode jobs one at a time, in order: messages keep their order and turn_order is sequential.
+
+        A failing job does not stop the worker: it is logged, `decode_failure` is set (the session then
+        ends with 3005) and later jobs are only marked done, so `jobs.join()` still completes."""
+        assert self.decode_failure is not None
         while True:
             kind, turn_id, start, end, forced = await self.jobs.get()
             self.busy = True
             try:
+                if self.decode_failure.done():
+                    continue  # the session is ending with an error: nothing more is decoded or sent
                 if kind == "partial":
                     if turn_id == self.turn_id and self.turn_start is not None:
                         await self._partial(start, end)
                 else:
                     await self._final(start, end, forced)
+            except Exception:  # noqa: BLE001 - logged; the session ends with Error 3005 + close 3005
+                log.exception("streaming session %s: %s decode of turn %d (%.2f-%.2f s) failed; ending the "
+                              "session with 3005", self.id, kind, turn_id, start / SR, end / SR)
+                self.on_event("ws_decode_errors")
+                self._fail(SessionClose(3005, INTERNAL_ERROR))
             finally:
                 self.busy = False
                 self.jobs.task_done()
+
+    def _fail(self, exc: SessionClose) -> None:
+        if self.decode_failure is not None and not self.decode_failure.done():
+            self.decode_failure.set_result(exc)
+
+    def _decoder_ended(self, task: asyncio.Task) -> None:
+        """The worker only ends when run() cancels it; any other end is a failure nothing may wait on."""
+        if not self.stopping:
+            exc = None if task.cancelled() else task.exception()
+            how = repr(exc) if exc is not None else ("cancelled" if task.cancelled() else "returned")
+            log.error("streaming session %s: the decode worker ended unexpectedly (%s); ending the session "
+                      "with 3005", self.id, how, exc_info=exc)
+            self.on_event("ws_decode_errors")
+        self._fail(SessionClose(3005, INTERNAL_ERROR))
+
+    def _raise_decode_failure(self) -> None:
+        if self.decode_failure is not None and self.decode_failure.done():
+            raise self.decode_failure.result()
 
     async def _decode(self, start: int, end: int, beam: int) -> list[dict]:
         segment = self.audio[start:end].copy()
@@ -440,7 +491,25 @@ class StreamingSession:
         await self.ws.close(code=1000)
 
     async def _finish_pending(self) -> None:
-        await self.jobs.join()  # every queued decode is sent before Termination
+        """Every queued decode is sent before Termination: wait for them, but at most
+        `finish_timeout_seconds`, and not at all once a decode failed or the worker died (3005)."""
+        assert self.decode_failure is not None
+        joined = asyncio.create_task(self.jobs.join())
+        try:
+            await asyncio.wait({joined, self.decode_failure}, timeout=self.cfg.finish_timeout_seconds,
+                               return_when=asyncio.FIRST_COMPLETED)
+            all_decoded = joined.done()
+        finally:
+            if not joined.done():
+                joined.cancel()
+                await asyncio.gather(joined, return_exceptions=True)
+        self._raise_decode_failure()
+        if not all_decoded:
+            log.error("streaming session %s: queued decodes (%d left) not done within %.1f s after Terminate; "
+                      "ending the session with 3005", self.id, self.jobs.qsize() + int(self.busy),
+                      self.cfg.finish_timeout_seconds)
+            self.on_event("ws_finish_timeouts")
+            raise SessionClose(3005, INTERNAL_ERROR)
         if self.llm_tasks:
             await asyncio.wait(list(self.llm_tasks), timeout=30)
 
