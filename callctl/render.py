@@ -1,0 +1,184 @@
+"""Terminal rendering (rich) of calls, one call's results, and notifications."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from rich.console import Console, Group
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from callctl.data import CallView
+from callctl.subscription import Notification
+
+STATUS_STYLE = {"COMPLETED": "green", "FAILED": "red", "ANALYZING": "cyan", "TRANSCRIBING": "yellow",
+                "RECEIVED": "blue"}
+BAR_WIDTH = 24
+SUMMARY_CHARS = 240
+
+
+def status_text(status: str) -> Text:
+    return Text(status, style=STATUS_STYLE.get(status, "white"))
+
+
+def clock(seconds: float | None) -> str:
+    if seconds is None:
+        return "?"
+    seconds = max(0.0, float(seconds))
+    return f"{int(seconds // 60):d}:{seconds % 60:04.1f}"
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    try:
+        return datetime.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
+def calls_table(calls: list[dict[str, Any]]) -> Table:
+    table = Table(title=f"{len(calls)} call(s), newest first", expand=False)
+    for column in ("call", "status", "profile", "recording", "updated"):
+        table.add_column(column)
+    for call in calls:
+        table.add_row(call.get("call_id", "?"), status_text(call.get("status", "?")), call.get("profile") or "",
+                      call.get("recording_key") or "", (call.get("updated_at") or "")[:19].replace("T", " "))
+    return table
+
+
+def history_table(meta: dict[str, Any]) -> Table:
+    table = Table(title="Status history", show_edge=False)
+    table.add_column("at (UTC)")
+    table.add_column("+s", justify="right")
+    table.add_column("status")
+    table.add_column("detail", overflow="fold")
+    history = meta.get("history") or []
+    first = _parse_time(history[0].get("at")) if history else None
+    for entry in history:
+        at = _parse_time(entry.get("at"))
+        offset = f"{(at - first).total_seconds():.1f}" if at and first else ""
+        table.add_row((entry.get("at") or "")[11:23], offset, status_text(entry.get("status", "?")),
+                      entry.get("detail") or "")
+    return table
+
+
+def phases_table(result: dict | None, duration: float | None) -> Table | Text:
+    phases = (result or {}).get("phases") or []
+    if not phases:
+        return Text("Phases: none stored", style="dim")
+    end = duration or max((p.get("end_time") or 0) for p in phases) or 1.0
+    table = Table(title="Phases timeline", show_edge=False)
+    table.add_column("from-to", no_wrap=True)
+    table.add_column("phase", style="bold")
+    table.add_column("timeline", no_wrap=True)
+    table.add_column("summary", overflow="fold")
+    for phase in phases:
+        start, stop = float(phase.get("start_time") or 0), float(phase.get("end_time") or 0)
+        left = int(round(BAR_WIDTH * start / end))
+        width = max(1, int(round(BAR_WIDTH * (stop - start) / end)))
+        bar = "·" * left + "█" * width + "·" * max(0, BAR_WIDTH - left - width)
+        summary = " ".join((phase.get("summary") or "").split())
+        if len(summary) > SUMMARY_CHARS:
+            summary = summary[:SUMMARY_CHARS - 1] + "…"
+        table.add_row(f"{clock(start)}–{clock(stop)}", phase.get("name", "?"), bar[:BAR_WIDTH], summary)
+    return table
+
+
+def sentiment_table(result: dict | None) -> Table | Text:
+    answers = (result or {}).get("answers") or []
+    if not answers:
+        return Text("Sentiment: no answers stored", style="dim")
+    table = Table(title="Sentiment questions", show_edge=False)
+    table.add_column("question", overflow="fold", style="bold")
+    table.add_column("answer", overflow="fold")
+    table.add_column("quote", overflow="fold")
+    for answer in answers:
+        quote = answer.get("quote") or ""
+        found = answer.get("quote_found")
+        mark = Text(" ✓ found", style="green") if found else Text(" ✗ NOT FOUND in transcript", style="red bold")
+        quote_text = Text(f"“{quote}”", style="italic") + mark if quote else Text("(no quote)", style="red")
+        reason = answer.get("reason")
+        answer_text = Text(answer.get("answer") or "")
+        if reason:
+            answer_text.append(f"\n{reason}", style="dim")
+        table.add_row(answer.get("question") or "?", answer_text, quote_text)
+    return table
+
+
+def action_items_table(result: dict | None) -> Table | Text:
+    items = (result or {}).get("action_items") or []
+    if not items:
+        return Text("Action items: none", style="dim")
+    table = Table(title="Action items", show_edge=False)
+    table.add_column("#", justify="right")
+    table.add_column("item", overflow="fold")
+    table.add_column("owner")
+    table.add_column("due")
+    for index, item in enumerate(items, start=1):
+        table.add_row(str(index), item.get("item") or "", item.get("owner") or "–", item.get("due_date") or "–")
+    return table
+
+
+def tokens_table(view: CallView) -> Table | Text:
+    if not view.analyses:
+        return Text("Analyses: none stored", style="dim")
+    models = sorted({str(item.get("model")) for item in view.analyses.values() if item.get("model")})
+    table = Table(title=f"Analyses and tokens ({', '.join(models) or 'model unknown'})", show_edge=False)
+    for column in ("analysis", "valid", "tokens in/out", "latency", "tries", "issues"):
+        table.add_column(column, overflow="fold")
+    for name, item in sorted(view.analyses.items()):
+        tokens = item.get("tokens") or {}
+        notes = list(item.get("errors") or []) + list(item.get("issues") or [])
+        table.add_row(name, Text("yes", style="green") if item.get("valid") else Text("NO", style="red"),
+                      f"{tokens.get('prompt_tokens', '?')}/{tokens.get('completion_tokens', '?')}",
+                      f"{item.get('latency_ms', '?')} ms", str(item.get("attempts", "")), "; ".join(notes)[:300])
+    return table
+
+
+def call_renderable(view: CallView) -> Group:
+    meta = view.meta
+    header = Table.grid(padding=(0, 2))
+    header.add_column(style="bold")
+    header.add_column()
+    duration = meta.get("audio_duration")
+    for label, value in (("status", status_text(view.status)), ("recording", meta.get("recording_key") or ""),
+                         ("version", meta.get("recording_version_id") or "–"), ("profile", meta.get("profile") or ""),
+                         ("transcript", meta.get("transcript_id") or "–"),
+                         ("audio", clock(duration) if duration else "–"),
+                         ("created", meta.get("created_at") or ""), ("updated", meta.get("updated_at") or "")):
+        header.add_row(label, value)
+    if meta.get("failure_reason"):
+        header.add_row("failure", Text(f"{meta.get('failure_error', '')}: {meta['failure_reason']}", style="red"))
+    parts: list[Any] = [Panel(header, title=f"call {view.call_id}", expand=False), history_table(meta)]
+    if view.analyses:
+        parts += [phases_table(view.result("phases"), duration), sentiment_table(view.result("sentiment")),
+                  action_items_table(view.result("action_items")), tokens_table(view)]
+    elif meta.get("skip_reason"):
+        parts.append(Text(f"analyses skipped: {meta['skip_reason']}", style="yellow"))
+    return Group(*parts)
+
+
+def notification_renderable(note: Notification) -> Text:
+    text = Text()
+    text.append(f"{note.status or '?':<10}", style=STATUS_STYLE.get(note.status or "", "white"))
+    text.append(f" {note.call_id or '?'} ")
+    message = note.message if isinstance(note.message, dict) else {"message": note.message}
+    recording = message.get("recording") or {}
+    if recording.get("key"):
+        text.append(f"{recording['key']} ", style="dim")
+    if message.get("error"):
+        text.append(json.dumps(message["error"], ensure_ascii=False), style="red")
+    elif message.get("digest"):
+        digest = message["digest"]
+        text.append(f"phases: {' → '.join(digest.get('phases') or []) or '–'}; "
+                    f"{len(digest.get('sentiment') or [])} sentiment answers; "
+                    f"{digest.get('action_items', 0)} action items")
+        if digest.get("invalid_analyses"):
+            text.append(f"; invalid: {', '.join(digest['invalid_analyses'])}", style="red")
+    return text
+
+
+def print_call(console: Console, view: CallView) -> None:
+    console.print(call_renderable(view))

@@ -1,0 +1,250 @@
+"""The real pipeline end to end on the local stack: the CDK app synthesized and deployed into the local AWS, the
+real handlers (in-process Lambda mode for speed, waits scaled by 0.05), the local AssemblyAI server (offline
+engines; the session `aai_server` of tests/conftest.py). Subprocess Lambda mode is covered by test_local_aws.py."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from callctl.subscription import TopicSubscription
+from local_aws.assemblyai import AssemblyAiServer
+from local_aws.stack import LocalStack, LocalStackOptions
+from local_aws.waiting import wait_for
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SAMPLES = REPO_ROOT / ".cache" / "samples"
+CALL = "fabrikam_billing_question"  # two speakers, 38 s
+TERMINAL = ("COMPLETED", "FAILED")
+CALL_TIMEOUT = 180
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def samples() -> Path:
+    subprocess.run([sys.executable, "-m", "samples.generate", "--out", str(SAMPLES), "--call", CALL],
+                   cwd=REPO_ROOT, check=True, capture_output=True, timeout=600)
+    return SAMPLES
+
+
+@pytest.fixture(scope="module")
+def stack(aai_server, tmp_path_factory):
+    server = AssemblyAiServer(aai_server.base_url, aai_server.api_key)  # started/stopped by the session fixture
+    local = LocalStack(LocalStackOptions(work_dir=tmp_path_factory.mktemp("local-stack"), lambda_mode="inprocess",
+                                         wait_scale=0.05, assemblyai=server, real_api_key=None, write_state=False))
+    local.start()
+    yield local
+    local.stop()
+
+
+@pytest.fixture
+def notifications(stack):
+    with TopicSubscription(stack.client("sns"), stack.client("sqs"), stack.outputs["ResultsTopicArn"], "it") as sub:
+        yield sub
+
+
+def aai_stats(stack) -> dict:
+    return stack.assemblyai.stats()
+
+
+def upload(stack, path: Path, key: str, body: bytes | None = None, profile: str | None = None) -> str:
+    """Upload and return the call id (as start_call derives it)."""
+    from callctl.target import use_functions_package
+
+    use_functions_package()
+    from call_analytics.recordings import call_id_for
+
+    s3, bucket = stack.client("s3"), stack.outputs["RecordingsBucketName"]
+    extra = {"Metadata": {"profile": profile}} if profile else {}
+    put = s3.put_object(Bucket=bucket, Key=key, Body=body if body is not None else path.read_bytes(), **extra)
+    return call_id_for(bucket, key, put.get("VersionId"), put["ETag"])
+
+
+def call_record(stack, call_id: str, sk: str = "META") -> dict | None:
+    from boto3.dynamodb.types import TypeDeserializer
+
+    item = stack.client("dynamodb").get_item(TableName=stack.outputs["CallsTableName"], ConsistentRead=True,
+                                             Key={"pk": {"S": f"CALL#{call_id}"}, "sk": {"S": sk}}).get("Item")
+    return {k: TypeDeserializer().deserialize(v) for k, v in item.items()} if item else None
+
+
+def wait_terminal(stack, call_id: str, timeout: float = CALL_TIMEOUT) -> dict:
+    return wait_for(lambda: (r := call_record(stack, call_id)) and r.get("status") in TERMINAL and r, timeout,
+                    interval=0.5, what=f"call {call_id} to finish")
+
+
+def test_two_speaker_call_completes_with_ordered_phases_answers_actions_and_a_notification(
+        stack, samples, notifications):
+    call_id = upload(stack, samples / CALL / "mono.wav", f"recordings/{CALL}.wav")
+    meta = wait_terminal(stack, call_id)
+    assert meta["status"] == "COMPLETED", meta.get("failure_reason")
+    history = [h["status"] for h in meta["history"]]
+    lifecycle = ["RECEIVED", "QUEUED", "TRANSCRIBING", "ANALYZING", "COMPLETED"]
+    assert history == sorted(history, key=lifecycle.index) and history[-1] == "COMPLETED"
+    assert {"TRANSCRIBING", "ANALYZING"} <= set(history)
+    duration = float(meta["audio_duration"])
+    truth_duration = json.loads((samples / CALL / "truth.json").read_text())["duration"]
+    assert abs(duration - truth_duration) < 1.0
+
+    phases = call_record(stack, call_id, "ANALYSIS#phases")["result"]["phases"]
+    starts = [float(p["start_time"]) for p in phases]
+    assert starts == sorted(starts)
+    assert starts[0] <= 5.0 and float(phases[-1]["end_time"]) >= duration - 5.0  # the whole call is covered
+    for previous, current in zip(phases, phases[1:], strict=False):
+        assert float(current["start_time"]) >= float(previous["end_time"]) - 1.0  # in order, no big overlap
+    assert all(p["summary"] for p in phases)
+
+    answers = call_record(stack, call_id, "ANALYSIS#sentiment")["result"]["answers"]
+    assert answers and all(a["answer"] and a["quote"] for a in answers)
+    assert any(a["quote_found"] for a in answers)
+    assert call_record(stack, call_id, "ANALYSIS#action_items")["result"]["action_items"]
+
+    received = notifications.collect(lambda got: any(n.call_id == call_id for n in got), 60)
+    note = next(n for n in received if n.call_id == call_id)
+    assert note.status == "COMPLETED"
+    assert note.message["digest"]["phases"] == [p["name"] for p in phases]
+
+
+def test_non_audio_upload_fails_with_reason_and_notification(stack, samples, notifications):
+    call_id = upload(stack, samples / "_errors" / "not_audio.txt", "recordings/not really audio.wav")
+    meta = wait_terminal(stack, call_id)
+    assert meta["status"] == "FAILED"
+    assert meta["failure_reason"]
+    received = notifications.collect(lambda got: any(n.call_id == call_id for n in got), 60)
+    note = next(n for n in received if n.call_id == call_id)
+    assert note.status == "FAILED" and note.message["error"]["reason"]
+
+
+def test_key_with_spaces_and_unicode(stack, samples):
+    key = "recordings/Kundengespräch mit Zoë & Ünal (2).wav"
+    call_id = upload(stack, samples / CALL / "mono.wav", key)
+    meta = wait_terminal(stack, call_id)
+    assert meta["status"] == "COMPLETED", meta.get("failure_reason")
+    assert meta["recording_key"] == key
+
+
+def test_duplicated_event_gives_one_transcription(stack, samples):
+    assert stack.aws.wait_idle(120)
+    before = aai_stats(stack)["requests"].get("POST /v2/transcript", 0)
+    key = "recordings/duplicate delivery.wav"
+    call_id = upload(stack, samples / CALL / "mono.wav", key)
+    assert wait_terminal(stack, call_id)["status"] == "COMPLETED"
+    head = stack.client("s3").head_object(Bucket=stack.outputs["RecordingsBucketName"], Key=key)
+    event = {"Records": [{
+        "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1",
+        "eventTime": "2026-01-01T00:00:00.000Z", "eventName": "ObjectCreated:Put",
+        "userIdentity": {"principalId": "AWS:TEST"}, "requestParameters": {"sourceIPAddress": "127.0.0.1"},
+        "responseElements": {"x-amz-request-id": "TEST", "x-amz-id-2": "TEST"},
+        "s3": {"s3SchemaVersion": "1.0", "configurationId": "test",
+               "bucket": {"name": stack.outputs["RecordingsBucketName"], "ownerIdentity": {"principalId": "T"},
+                          "arn": f"arn:aws:s3:::{stack.outputs['RecordingsBucketName']}"},
+               "object": {"key": "recordings/duplicate+delivery.wav", "size": head["ContentLength"],
+                          "eTag": head["ETag"].strip('"'), "versionId": head["VersionId"], "sequencer": "0A"}}}]}
+    lam = stack.client("lambda")
+    for _ in range(2):  # S3 delivers at least once: the same event again, twice
+        response = lam.invoke(FunctionName=stack.outputs["StartCallFunctionName"], Payload=json.dumps(event))
+        assert "FunctionError" not in response, response["Payload"].read()
+    assert aai_stats(stack)["requests"].get("POST /v2/transcript", 0) - before == 1
+    executions = stack.client("stepfunctions").list_executions(stateMachineArn=stack.outputs["StateMachineArn"])
+    assert [e["name"] for e in executions["executions"]].count(call_id) == 1
+    assert call_record(stack, call_id)["status"] == "COMPLETED"
+
+
+def test_assemblyai_429_and_5xx_storm_still_completes(stack, samples):
+    # rules see every matching request, so each one gets its own requests: submissions get 429s, polls 503s
+    rules = [{"group": "transcript", "action": "429", "method": "POST", "next_n": 2, "retry_after": 1},
+             {"group": "transcript", "action": "5xx", "method": "GET", "status": 503, "next_n": 2},
+             {"group": "llm", "action": "429", "next_n": 2, "retry_after": 1}]
+    stack.assemblyai.set_faults(rules)
+    try:
+        before = aai_stats(stack)["faults_injected"]
+        call_id = upload(stack, samples / CALL / "mono.wav", "recordings/storm.wav")
+        meta = wait_terminal(stack, call_id)
+        injected = aai_stats(stack)["faults_injected"]
+    finally:
+        stack.assemblyai.clear_faults()
+    assert meta["status"] == "COMPLETED", meta.get("failure_reason")
+    fired = {k: injected[k] - before.get(k, 0) for k in injected if injected[k] > before.get(k, 0)}
+    assert len(fired) == 3 and sum(fired.values()) == 6, fired  # every rule fired, each twice
+    assert not call_record(stack, call_id).get("invalid_analyses")
+
+
+def test_twenty_uploads_at_once_all_complete(stack, samples, tmp_path):
+    short = tmp_path / "short.wav"  # the first 11 s: both speakers, quick analyses
+    subprocess.run(["sox", str(samples / CALL / "mono.wav"), str(short), "trim", "0", "11"], check=True, timeout=60)
+    body = short.read_bytes()
+    # The offline LLM analyzers are the bottleneck here (not what this test is about): one analysis per call.
+    profile = json.loads((REPO_ROOT / "functions/call_analytics/profiles/default.json").read_text())
+    profile["name"] = "batch-light"
+    profile["analyses"]["phases"]["enabled"] = profile["analyses"]["sentiment"]["enabled"] = False
+    stack.client("s3").put_object(Bucket=stack.outputs["RecordingsBucketName"], Key="profiles/batch-light.json",
+                                  Body=json.dumps(profile).encode())
+    started = time.monotonic()
+    call_ids = [upload(stack, short, f"recordings/batch/call {n:02d}.wav", body, profile="batch-light")
+                for n in range(20)]
+    assert len(set(call_ids)) == 20
+    remaining = CALL_TIMEOUT * 2 - (time.monotonic() - started)
+    statuses = {c: wait_terminal(stack, c, timeout=remaining)["status"] for c in call_ids}
+    assert list(statuses.values()) == ["COMPLETED"] * 20, statuses
+    for call_id in call_ids:
+        assert call_record(stack, call_id, "ANALYSIS#action_items")["valid"]
+
+
+# ---- callctl against the local stack ---------------------------------------------------------------------
+@pytest.fixture
+def cli(stack):
+    from rich.console import Console
+
+    from callctl.local import target_of
+
+    return target_of(stack), Console(record=True, width=200)
+
+
+def test_callctl_upload_calls_show_and_redrive(stack, samples, cli, tmp_path):
+    from callctl import commands
+
+    target, console = cli
+    recording = tmp_path / "callctl upload.wav"
+    recording.write_bytes((samples / CALL / "mono.wav").read_bytes())
+    [uploaded] = commands.upload(target, console, [recording], profile="sales")
+    call_id = uploaded["call_id"]
+    meta = wait_terminal(stack, call_id)
+    assert meta["status"] == "COMPLETED" and meta["profile"] == "sales"
+
+    commands.calls(target, console, "COMPLETED", 50)
+    commands.show(target, console, call_id)
+    text = console.export_text()
+    assert call_id in text
+    for heading in ("Status history", "Phases timeline", "Sentiment questions", "Action items", "tokens"):
+        assert heading in text
+    assert "found" in text  # each quote is marked found / NOT FOUND
+
+    [started] = commands.redrive(target, console, [call_id], failed=False)
+    assert started["outcome"] == "started" and started["resubmit"] is False  # the stored transcript is reused
+    sfn = stack.client("stepfunctions")
+    final = wait_for(lambda: (d := sfn.describe_execution(executionArn=started["execution_arn"]))["status"]
+                     != "RUNNING" and d, CALL_TIMEOUT, interval=0.5, what="the redrive execution")
+    assert final["status"] == "SUCCEEDED"
+    assert call_record(stack, call_id)["status"] == "COMPLETED"
+
+
+def test_callctl_profiles_push_list_and_invalid_file(stack, cli, tmp_path):
+    from callctl import commands
+    from callctl.target import CallctlError
+
+    target, console = cli
+    profile = json.loads((REPO_ROOT / "functions/call_analytics/profiles/sales.json").read_text())
+    path = tmp_path / "support-eu.json"
+    path.write_text(json.dumps({**profile, "name": "support-eu"}))
+    commands.profiles_push(target, console, path, None)
+    commands.profiles_list(target, console)
+    assert "support-eu" in console.export_text()
+    path.write_text(json.dumps({**profile, "analyses": "none"}))
+    with pytest.raises(CallctlError, match="invalid"):
+        commands.profiles_push(target, console, path, None)
