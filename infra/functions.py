@@ -1,4 +1,4 @@
-"""The seven Lambda functions of docs/architecture.md: one factory for the defaults, exact env vars, one role each,
+"""The eight Lambda functions of docs/architecture.md: one factory for the defaults, exact env vars, one role each,
 least privilege through grant_*."""
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_destinations as destinations
+from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
@@ -25,7 +26,7 @@ from infra.names import (
     Handler,
     handler_path,
 )
-from infra.notifications import Notifications
+from infra.notifications import DEAD_LETTERS_TIMEOUT_SECONDS, Notifications
 from infra.storage import Storage
 
 RUNTIME = lambda_.Runtime.PYTHON_3_12
@@ -41,6 +42,8 @@ RATE_KEYS = "RATE#*"
 #: start_call's async invocations: Lambda retries twice, then the event + error go to the DLQ
 START_CALL_ASYNC_RETRIES = 2
 START_CALL_MAX_EVENT_AGE = Duration.hours(6)
+#: dead_letters reads small batches: each message is a few DynamoDB calls and at most one SNS publish per call
+DEAD_LETTERS_BATCH_SIZE = 5
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,8 @@ def sizing(name: str, config: StackConfig) -> Sizing:
         Handler.RUN_ANALYSIS: Sizing(Duration.seconds(300), 512),  # one LLM Gateway request
         Handler.FINALIZE_CALL: Sizing(Duration.seconds(60), 256),
         Handler.RECORD_FAILURE: Sizing(Duration.seconds(30), 256),
+        # the queues it reads hide a message 6x this long (infra/notifications.py)
+        Handler.DEAD_LETTERS: Sizing(Duration.seconds(DEAD_LETTERS_TIMEOUT_SECONDS), 256),
     }[name]
 
 
@@ -158,6 +163,16 @@ class Functions(Construct):
         self._use_limits(self.record_failure, SEMAPHORE_KEYS, "dynamodb:UpdateItem")  # release only
         self._publish(self.record_failure)
 
+        # start_call's on-failure records and the executions that ended outside the Catch -> FAILED calls
+        self.dead_letters = self._function("DeadLetters", Handler.DEAD_LETTERS, deferred_env=("STATE_MACHINE_ARN",))
+        for queue in (notifications.start_call_dlq, notifications.workflow_dlq):
+            self.dead_letters.add_event_source(event_sources.SqsEventSource(
+                queue, batch_size=DEAD_LETTERS_BATCH_SIZE, report_batch_item_failures=True,
+            ))  # grants ReceiveMessage/DeleteMessage/ChangeMessageVisibility/GetQueue* on that queue only
+        self._use_calls_table(self.dead_letters)
+        self._use_limits(self.dead_letters, SEMAPHORE_KEYS, "dynamodb:UpdateItem")  # release only
+        self._publish(self.dead_letters)
+
     # ---- grants (each with the cdk-nag findings it causes, acknowledged on that role only) ----------
     def _read_objects(self, fn: lambda_.Function, *key_patterns: str) -> None:
         bucket = self._storage.bucket
@@ -208,12 +223,21 @@ class Functions(Construct):
             Handler.RUN_ANALYSIS: self.run_analysis,
             Handler.FINALIZE_CALL: self.finalize_call,
             Handler.RECORD_FAILURE: self.record_failure,
+            Handler.DEAD_LETTERS: self.dead_letters,
         }
 
     def attach_state_machine(self, state_machine: sfn.IStateMachine) -> None:
-        """start_call starts executions of this machine only (wired after the workflow exists)."""
+        """start_call starts executions of this machine only; dead_letters may only ask whether one exists
+        (DescribeExecution on this machine's executions). Wired after the workflow exists."""
         self.start_call.add_environment("STATE_MACHINE_ARN", state_machine.state_machine_arn)
         state_machine.grant_start_execution(self.start_call)
+        self.dead_letters.add_environment("STATE_MACHINE_ARN", state_machine.state_machine_arn)
+        state_machine.grant_execution(self.dead_letters, "states:DescribeExecution")
+        machine_name = f'{{"Fn::Select":[6,{{"Fn::Split":[":",{{"Ref":"{_logical_id(state_machine)}"}}]}}]}}'
+        _ack_iam5(self.dead_letters,
+                  f"Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:{machine_name}:*",
+                  "grant_execution: DescribeExecution on the executions of this one state machine (execution names "
+                  "are call ids, unknown in advance); no other states action.")
 
     def _function(
         self, construct_id: str, name: str, *, reserved_concurrency: int | None = None,

@@ -29,9 +29,10 @@ class Handler:
     RUN_ANALYSIS = "run_analysis"
     FINALIZE_CALL = "finalize_call"
     RECORD_FAILURE = "record_failure"
+    DEAD_LETTERS = "dead_letters"
 
     ALL = (START_CALL, SUBMIT_TRANSCRIPTION, CHECK_TRANSCRIPT, FETCH_TRANSCRIPT, RUN_ANALYSIS, FINALIZE_CALL,
-           RECORD_FAILURE)
+           RECORD_FAILURE, DEAD_LETTERS)
 
 
 _COMMON_ENV = ("POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL")
@@ -62,6 +63,10 @@ HANDLER_ENV: dict[str, tuple[str, ...]] = {
     ),
     Handler.FINALIZE_CALL: ("CALLS_TABLE", "RECORDINGS_BUCKET", "RESULTS_PREFIX", "RESULTS_TOPIC_ARN"),
     Handler.RECORD_FAILURE: ("CALLS_TABLE", "LIMITS_TABLE", "RESULTS_TOPIC_ARN"),
+    Handler.DEAD_LETTERS: (
+        "CALLS_TABLE", "LIMITS_TABLE", "RECORDINGS_BUCKET", "RESULTS_PREFIX", "PROFILES_PREFIX", "RESULTS_TOPIC_ARN",
+        "STATE_MACHINE_ARN",
+    ),
 }
 HANDLER_ENV = {name: names + _COMMON_ENV for name, names in HANDLER_ENV.items()}
 
@@ -90,6 +95,8 @@ class Output:
     START_CALL_DLQ = "StartCallDlqUrl"
     WORKFLOW_DLQ = "WorkflowDlqUrl"
     LIMITS_TABLE = "LimitsTableName"
+    DEAD_LETTERS_FUNCTION = "DeadLettersFunctionName"
+    DEAD_LETTERS_DLQ = "DeadLettersDlqUrl"
 
 
 class State:

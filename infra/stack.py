@@ -51,9 +51,13 @@ class CallAnalyticsStack(Stack):
             (Output.STATE_MACHINE, w.state_machine.state_machine_arn, "Per-call workflow"),
             (Output.API_KEY_SECRET, s.api_key_secret.secret_arn, "Put the AssemblyAI API key here"),
             (Output.START_CALL_FUNCTION, f.start_call.function_name, "S3-triggered entry function"),
-            (Output.START_CALL_DLQ, n.start_call_dlq.queue_url, "start_call events that failed all retries"),
-            (Output.WORKFLOW_DLQ, n.workflow_dlq.queue_url, "Executions that ended FAILED/TIMED_OUT/ABORTED"),
+            (Output.START_CALL_DLQ, n.start_call_dlq.queue_url, "start_call events that failed all retries (consumed)"),
+            (Output.WORKFLOW_DLQ, n.workflow_dlq.queue_url,
+             "Executions that ended FAILED/TIMED_OUT/ABORTED (consumed)"),
             (Output.LIMITS_TABLE, s.limits_table.table_name, "Transcription slots and LLM request windows"),
+            (Output.DEAD_LETTERS_FUNCTION, f.dead_letters.function_name,
+             "Consumes StartCallDlq and WorkflowDlq: records those calls FAILED and announces them"),
+            (Output.DEAD_LETTERS_DLQ, n.dead_letters_dlq.queue_url, "Messages dead_letters could not handle"),
         ):
             out = CfnOutput(self, logical_id, value=value, description=description)
             out.override_logical_id(logical_id)

@@ -148,6 +148,55 @@ class FailureResult(_Model):
     notified: bool
 
 
+# ---- dead letters (handler dead_letters; message shapes in docs/architecture.md) ---------------------------
+class AsyncInvokeContext(_Model):
+    condition: str = "RetriesExhausted"  # or EventAgeExceeded (throttled for longer than the maximum event age)
+    approximateInvokeCount: int | None = None
+    functionArn: str | None = None
+    requestId: str | None = None
+
+
+class AsyncInvokeFailure(_Model):
+    """Lambda's on-failure destination record of an async invocation (start_call -> StartCallDlq)."""
+
+    requestContext: AsyncInvokeContext
+    requestPayload: dict[str, Any]  # the original S3 event
+    responseContext: dict[str, Any] | None = None
+    responsePayload: Any = None  # {"errorType", "errorMessage", ...}; absent for EventAgeExceeded
+
+
+class ExecutionStatusChange(_Model):
+    """`detail` of EventBridge's "Step Functions Execution Status Change" event."""
+
+    executionArn: str
+    stateMachineArn: str | None = None
+    name: str
+    status: str
+    startDate: int | None = None  # epoch milliseconds
+    stopDate: int | None = None
+    input: str | None = None  # the execution input, a JSON string (null when too large to include)
+    error: str | None = None
+    cause: str | None = None
+
+
+class ExecutionEnded(_Model):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    source: Literal["aws.states"]
+    detail_type: Literal["Step Functions Execution Status Change"] = Field(alias="detail-type")
+    detail: ExecutionStatusChange
+
+
+class DeadLetterResult(_Model):
+    """What dead_letters did with one call of one message."""
+
+    source: Literal["start_call", "workflow"]
+    outcome: Literal["failed", "already_failed", "completed", "running", "stale", "skipped"]
+    call_id: str | None = None
+    reason: str | None = None
+    notified: bool = False
+
+
 def dump(model: BaseModel) -> dict[str, Any]:
     """JSON-safe dict for a Step Functions output."""
     return model.model_dump(mode="json")

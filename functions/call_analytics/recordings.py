@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from pathlib import PurePosixPath
+from typing import Any
 from urllib.parse import unquote_plus
 
 AUDIO_EXTENSIONS = frozenset(
@@ -53,3 +54,24 @@ def skip_reason(obj: UploadedObject, *, recordings_bucket: str, ignored_prefixes
     if obj.size == 0:
         return "empty object"
     return None
+
+
+def uploaded_objects(event: Any) -> list[UploadedObject]:
+    """The objects of an S3 event notification (a dict or Powertools' S3Event), keys decoded. start_call and the
+    dead-letter consumer both read S3 events through this, so they derive the same call ids."""
+    from aws_lambda_powertools.utilities.data_classes import S3Event
+
+    if not isinstance(event, S3Event):
+        event = S3Event(event)
+    objects = []
+    for record in event.records:
+        obj = record.s3.get_object
+        objects.append(UploadedObject(
+            bucket=record.s3.bucket.name,
+            key=decode_key(obj.key),
+            version_id=obj.version_id,
+            etag=obj.etag or None,
+            size=int(obj["size"]) if obj.get("size") is not None else None,
+            event_name=record.event_name,
+        ))
+    return objects

@@ -135,6 +135,15 @@ class RecordFailureSettings(TableSettings, TopicSettings, LimitsSettings):
     pass
 
 
+class DeadLettersSettings(TableSettings, ProfilesSettings, TopicSettings, LimitsSettings):
+    """dead_letters: start_call's on-failure records and the executions that ended outside the Catch -> FAILED call.
+    The bucket and prefixes are start_call's filter (which objects are recordings); the state machine ARN lets it
+    see whether start_call got as far as starting the execution."""
+
+    LIMITS_TABLE: str = Field(min_length=1)
+    STATE_MACHINE_ARN: str = Field(min_length=1)
+
+
 #: handler name -> settings model (tests/infra cross-check env vars against these fields)
 HANDLER_SETTINGS: dict[str, type[BaseSettings]] = {
     "start_call": StartCallSettings,
@@ -144,6 +153,7 @@ HANDLER_SETTINGS: dict[str, type[BaseSettings]] = {
     "run_analysis": RunAnalysisSettings,
     "finalize_call": FinalizeCallSettings,
     "record_failure": RecordFailureSettings,
+    "dead_letters": DeadLettersSettings,
 }
 
 S = TypeVar("S", bound=BaseSettings)

@@ -1,4 +1,4 @@
-"""The seven Lambdas: handlers, runtime, observability, limits and exactly the contract's env vars."""
+"""The eight Lambdas: handlers, runtime, observability, limits and exactly the contract's env vars."""
 
 from __future__ import annotations
 
@@ -24,6 +24,8 @@ CONTRACT_ENV = {
                      "ANALYSIS_WAIT_BUDGET_SECONDS"},
     "finalize_call": {"CALLS_TABLE", "RECORDINGS_BUCKET", "RESULTS_PREFIX", "RESULTS_TOPIC_ARN"},
     "record_failure": {"CALLS_TABLE", "LIMITS_TABLE", "RESULTS_TOPIC_ARN"},
+    "dead_letters": {"CALLS_TABLE", "LIMITS_TABLE", "RECORDINGS_BUCKET", "RESULTS_PREFIX", "PROFILES_PREFIX",
+                     "RESULTS_TOPIC_ARN", "STATE_MACHINE_ARN"},
 }
 POWERTOOLS_ENV = {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL"}
 
@@ -32,8 +34,8 @@ def env_of(synth, handler: str) -> dict:
     return synth.functions()[handler][1]["Environment"]["Variables"]
 
 
-def test_exactly_the_seven_contract_handlers_exist(synth):
-    # GIVEN the default deployment WHEN listing project functions THEN they are the contract's seven
+def test_exactly_the_eight_contract_handlers_exist(synth):
+    # GIVEN the default deployment WHEN listing project functions THEN they are the contract's eight
     assert set(synth.functions()) == set(CONTRACT_ENV)
 
 
@@ -67,9 +69,10 @@ def test_env_values_follow_the_config(synth, alt_synth):
     assert (check["POLL_INITIAL_SECONDS"], check["POLL_MAX_SECONDS"], check["POLL_BACKOFF"],
             check["TRANSCRIPTION_TIMEOUT_SECONDS"], check["POLL_EXPECTED_RTF"]) == ("10", "120", "1.5", "14400", "0.1")
     assert start["STATE_MACHINE_ARN"] == {"Ref": synth.state_machine()[0]}
+    assert env_of(synth, "dead_letters")["STATE_MACHINE_ARN"] == {"Ref": synth.state_machine()[0]}
     # the limits: one table for the semaphore and the LLM windows, the contract's defaults
     limits_ref = {"Ref": synth.raw["Outputs"]["LimitsTableName"]["Value"]["Ref"]}
-    for handler in ("submit_transcription", "check_transcript", "run_analysis", "record_failure"):
+    for handler in ("submit_transcription", "check_transcript", "run_analysis", "record_failure", "dead_letters"):
         assert env_of(synth, handler)["LIMITS_TABLE"] == limits_ref, handler
     assert (submit["TRANSCRIPTION_CONCURRENCY"], submit["SLOT_WAIT_MAX_SECONDS"],
             submit["SLOT_WAIT_BUDGET_SECONDS"]) == ("5", "60", "86400")
@@ -139,12 +142,42 @@ def test_start_call_async_failures_go_to_its_dlq(synth):
     assert [s["Resource"] for s in sends] == [{"Fn::GetAtt": [dlq_id, "Arn"]}]
 
 
+def queue_ids(synth) -> dict[str, str]:
+    return {name: synth.raw["Outputs"][output]["Value"]["Ref"] for name, output in
+            (("start_call", "StartCallDlqUrl"), ("workflow", "WorkflowDlqUrl"), ("final", "DeadLettersDlqUrl"))}
+
+
+def test_dead_letters_consumes_both_dlqs_in_small_partial_batches(synth):
+    fn_id, props = synth.functions()["dead_letters"]
+    queues = queue_ids(synth)
+    mappings = {m["Properties"]["EventSourceArn"]["Fn::GetAtt"][0]: m["Properties"]
+                for m in synth.resources("AWS::Lambda::EventSourceMapping").values()}
+    assert set(mappings) == {queues["start_call"], queues["workflow"]}  # not its own final queue
+    for mapping in mappings.values():
+        assert mapping["FunctionName"] == {"Ref": fn_id}
+        assert 1 <= mapping["BatchSize"] <= 10
+        assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]  # Powertools partial batch response
+    # a message stays hidden while the consumer works on it, and after a few failed receives goes to the final DLQ
+    for name in ("start_call", "workflow"):
+        queue = synth.raw["Resources"][queues[name]]["Properties"]
+        assert queue["VisibilityTimeout"] >= 6 * props["Timeout"]
+        assert queue["RedrivePolicy"] == {"deadLetterTargetArn": {"Fn::GetAtt": [queues["final"], "Arn"]},
+                                          "maxReceiveCount": 5}
+    assert "RedrivePolicy" not in synth.raw["Resources"][queues["final"]]["Properties"]
+    assert synth.raw["Outputs"]["DeadLettersFunctionName"]["Value"] == {"Ref": fn_id}
+    # invoked only through the mappings: no async invoke config, no S3 or EventBridge permission
+    assert all(c["Properties"]["FunctionName"] != {"Ref": fn_id}
+               for c in synth.resources("AWS::Lambda::EventInvokeConfig").values())
+    assert all(p["Properties"]["FunctionName"] not in ({"Ref": fn_id}, {"Fn::GetAtt": [fn_id, "Arn"]})
+               for p in synth.resources("AWS::Lambda::Permission").values())
+
+
 def test_code_asset_is_the_functions_folder(synth):
     import json
 
     assets = json.loads((synth.outdir / f"{synth.stack.stack_name}.assets.json").read_text())
     code = [a for a in assets["files"].values() if a.get("displayName", "").startswith("Functions/")]
-    assert len(code) == 1  # one asset shared by all seven functions
+    assert len(code) == 1  # one asset shared by all eight functions
     staged = synth.outdir / code[0]["source"]["path"]
     assert (staged / "call_analytics").is_dir()
     assert not (staged / "requirements.txt").exists()

@@ -79,6 +79,7 @@ def test_idempotency_table_only_for_start_call(synth):
     ("run_analysis", True, True, True, False),
     ("finalize_call", True, True, False, True),
     ("record_failure", False, False, False, True),
+    ("dead_letters", False, False, False, True),
 ])
 def test_each_function_gets_only_its_services(synth, handler, s3_put, s3_read, secret, publish):
     st = synth.function_statements(handler)
@@ -92,7 +93,7 @@ def test_each_function_gets_only_its_services(synth, handler, s3_put, s3_read, s
     if s3_put:  # writes only under results/
         puts = resources_of([s for s in st if "s3:PutObject" in as_list(s["Action"])], "s3:")
         assert all(json.dumps(r).endswith('"/results/*"]]}') for r in puts), puts
-    if handler == "record_failure":
+    if handler in ("record_failure", "dead_letters"):
         assert not any(a.startswith("s3:") for a in acts)
     # every function reaches the calls table and only CloudWatch/X-Ray otherwise
     assert "dynamodb:UpdateItem" in acts
@@ -106,6 +107,7 @@ def limits_table_id(synth) -> str:
     ("submit_transcription", {"dynamodb:GetItem", "dynamodb:UpdateItem"}, ["SEM#*"]),  # acquire (+ reap)
     ("check_transcript", {"dynamodb:UpdateItem"}, ["SEM#*"]),  # release
     ("record_failure", {"dynamodb:UpdateItem"}, ["SEM#*"]),  # release
+    ("dead_letters", {"dynamodb:UpdateItem"}, ["SEM#*"]),  # release (executions that ended outside the Catch)
     ("run_analysis", {"dynamodb:UpdateItem"}, ["RATE#*"]),  # LLM request windows
 ])
 def test_limits_table_access_is_item_level_and_key_scoped(synth, handler, actions_, keys):
@@ -121,7 +123,7 @@ def test_limits_table_access_is_item_level_and_key_scoped(synth, handler, action
 def test_limits_table_only_for_the_functions_that_count(synth):
     table = limits_table_id(synth)
     users = {h for h in synth.functions() if table in json.dumps(synth.function_statements(h))}
-    assert users == {"submit_transcription", "check_transcript", "record_failure", "run_analysis"}
+    assert users == {"submit_transcription", "check_transcript", "record_failure", "run_analysis", "dead_letters"}
 
 
 def test_secret_read_is_scoped_to_the_api_key(synth):
@@ -136,3 +138,20 @@ def test_logs_only_to_own_log_group(synth):
         log_group = props["LoggingConfig"]["LogGroup"]["Ref"]
         for r in resources_of(synth.function_statements(handler), "logs:"):
             assert r == {"Fn::GetAtt": [log_group, "Arn"]}, handler
+
+
+def test_dead_letters_reads_its_two_queues_and_only_describes_executions(synth):
+    st = synth.function_statements("dead_letters")
+    queues = {synth.raw["Outputs"][o]["Value"]["Ref"] for o in ("StartCallDlqUrl", "WorkflowDlqUrl")}
+    consumed = {r["Fn::GetAtt"][0] for r in resources_of(st, "sqs:")}
+    assert consumed == queues  # not the final DeadLettersDlq, no other queue
+    assert {a for a in actions(st) if a.startswith("sqs:")} <= {
+        "sqs:ReceiveMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueUrl", "sqs:DeleteMessage",
+        "sqs:GetQueueAttributes"}
+    # Step Functions: DescribeExecution on this machine's executions only (did start_call start the call?)
+    assert {a for a in actions(st) if a.startswith("states:")} == {"states:DescribeExecution"}
+    [execution_arns] = resources_of(st, "states:")
+    assert ":execution:" in json.dumps(execution_arns)
+    assert json.dumps({"Ref": synth.state_machine()[0]}) in json.dumps(execution_arns)
+    # the idempotency table, the API key and the bucket are not its business
+    assert not any(a.startswith(("s3:", "secretsmanager:", "lambda:")) for a in actions(st))

@@ -101,7 +101,7 @@ def test_topic_is_kms_encrypted_with_rotation_and_ssl_only(synth):
 
 def test_dlqs_are_encrypted_and_ssl_only(synth):
     denied = ssl_only_denies(synth, "AWS::SQS::QueuePolicy", "Queues")
-    for output in ("StartCallDlqUrl", "WorkflowDlqUrl"):
+    for output in ("StartCallDlqUrl", "WorkflowDlqUrl", "DeadLettersDlqUrl"):
         queue_id = synth.raw["Outputs"][output]["Value"]["Ref"]
         props = synth.raw["Resources"][queue_id]["Properties"]
         assert props["SqsManagedSseEnabled"] is True
@@ -143,7 +143,8 @@ def test_trigger_follows_prefix_and_suffix_config(alt_synth):
 def test_outputs_have_stable_logical_ids(synth):
     outputs = synth.raw["Outputs"]
     ids = {"RecordingsBucketName", "CallsTableName", "IdempotencyTableName", "ResultsTopicArn", "StateMachineArn",
-           "ApiKeySecretArn", "StartCallFunctionName", "StartCallDlqUrl", "WorkflowDlqUrl", "LimitsTableName"}
+           "ApiKeySecretArn", "StartCallFunctionName", "StartCallDlqUrl", "WorkflowDlqUrl", "LimitsTableName",
+           "DeadLettersFunctionName", "DeadLettersDlqUrl"}
     assert ids <= set(outputs)
     types = {k: synth.raw["Resources"][v["Value"]["Ref"]]["Type"] for k, v in outputs.items() if k in ids}
     assert types == {
@@ -152,6 +153,7 @@ def test_outputs_have_stable_logical_ids(synth):
         "StateMachineArn": "AWS::StepFunctions::StateMachine", "ApiKeySecretArn": "AWS::SecretsManager::Secret",
         "StartCallFunctionName": "AWS::Lambda::Function", "StartCallDlqUrl": "AWS::SQS::Queue",
         "WorkflowDlqUrl": "AWS::SQS::Queue", "LimitsTableName": "AWS::DynamoDB::Table",
+        "DeadLettersFunctionName": "AWS::Lambda::Function", "DeadLettersDlqUrl": "AWS::SQS::Queue",
     }
     assert outputs["CallsTableName"]["Value"] != outputs["IdempotencyTableName"]["Value"]
     synth.template.has_output("StateMachineArn", {"Value": Match.any_value()})

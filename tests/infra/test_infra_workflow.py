@@ -185,3 +185,17 @@ def test_uncaught_endings_are_dead_lettered(synth):
     (target,) = rule["Properties"]["Targets"]
     dlq_id = target["Arn"]["Fn::GetAtt"][0]
     assert synth.raw["Outputs"]["WorkflowDlqUrl"]["Value"] == {"Ref": dlq_id}
+    # ... and the queue is consumed by dead_letters, which records those calls FAILED and announces them
+    fn_id = synth.functions()["dead_letters"][0]
+    assert any(m["Properties"]["EventSourceArn"] == {"Fn::GetAtt": [dlq_id, "Arn"]}
+               and m["Properties"]["FunctionName"] == {"Ref": fn_id}
+               for m in synth.resources("AWS::Lambda::EventSourceMapping").values())
+    # EventBridge may send to that queue (queue policy scoped to this rule)
+    (rule_id,) = synth.resources("AWS::Events::Rule")
+    policies = [p["Properties"] for p in synth.resources("AWS::SQS::QueuePolicy").values()
+                if p["Properties"]["Queues"] == [{"Ref": dlq_id}]]
+    sends = [st for p in policies for st in p["PolicyDocument"]["Statement"]
+             if st["Effect"] == "Allow" and "sqs:SendMessage" in st["Action"]]
+    assert sends and all(st["Principal"] == {"Service": "events.amazonaws.com"}
+                         and st["Condition"]["ArnEquals"]["aws:SourceArn"] == {"Fn::GetAtt": [rule_id, "Arn"]}
+                         for st in sends)

@@ -114,7 +114,10 @@ def test_every_handler_has_the_contract_env_vars():
                          "ANALYSIS_WAIT_BUDGET_SECONDS"},
         "finalize_call": {"CALLS_TABLE", "RECORDINGS_BUCKET", "RESULTS_PREFIX", "RESULTS_TOPIC_ARN"},
         "record_failure": {"CALLS_TABLE", "LIMITS_TABLE", "RESULTS_TOPIC_ARN"},
+        "dead_letters": {"CALLS_TABLE", "LIMITS_TABLE", "RECORDINGS_BUCKET", "RESULTS_PREFIX", "PROFILES_PREFIX",
+                         "RESULTS_TOPIC_ARN", "STATE_MACHINE_ARN"},
     }
+    assert set(expected) == set(HANDLER_SETTINGS)
     powertools = {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL"}
     for handler, names in expected.items():
         assert set(HANDLER_SETTINGS[handler].model_fields) == names | powertools, handler

@@ -1,4 +1,5 @@
-"""Step Functions StartExecution with a deterministic name (the call id): a second start is harmless."""
+"""Step Functions: StartExecution with a deterministic name (the call id: a second start is harmless);
+DescribeExecution (does an execution of that name exist)."""
 
 from __future__ import annotations
 
@@ -28,6 +29,18 @@ class Workflow:
         except BotoCoreError as exc:
             raise translate(exc, "StartExecution") from None
         return response["executionArn"], True
+
+    def execution_status(self, name: str) -> str | None:
+        """RUNNING / SUCCEEDED / FAILED / TIMED_OUT / ABORTED of the execution `name`; None when there is none."""
+        try:
+            response = self.client.describe_execution(executionArn=self.execution_arn(name))
+        except ClientError as exc:
+            if error_code(exc) == "ExecutionDoesNotExist":
+                return None
+            raise translate(exc, "DescribeExecution") from None
+        except BotoCoreError as exc:
+            raise translate(exc, "DescribeExecution") from None
+        return response["status"]
 
     def execution_arn(self, name: str) -> str:
         # arn:aws:states:region:account:stateMachine:Name -> arn:aws:states:region:account:execution:Name:name

@@ -8,23 +8,8 @@ from call_analytics import wiring
 from call_analytics.logic.start_call import StartCallDeps, start_calls
 from call_analytics.models import dump
 from call_analytics.observability import logger, metrics, tracer
-from call_analytics.recordings import UploadedObject, decode_key
+from call_analytics.recordings import uploaded_objects
 from call_analytics.settings import StartCallSettings, load_settings
-
-
-def uploaded_objects(event: S3Event) -> list[UploadedObject]:
-    objects = []
-    for record in event.records:
-        obj = record.s3.get_object
-        objects.append(UploadedObject(
-            bucket=record.s3.bucket.name,
-            key=decode_key(obj.key),
-            version_id=obj.version_id,
-            etag=obj.etag or None,
-            size=int(obj["size"]) if obj.get("size") is not None else None,
-            event_name=record.event_name,
-        ))
-    return objects
 
 
 @logger.inject_lambda_context(clear_state=True)

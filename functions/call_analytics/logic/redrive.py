@@ -9,7 +9,8 @@ API contract (`python -m callctl redrive CALL|--failed` calls these; the deps co
 
 `RedriveResult` (call_analytics/models.py): `outcome` "started" (with `execution_name`, `execution_arn`, and
 `resubmit`: True = transcribed again, False = the stored transcript is reused) or "skipped" (with `reason`:
-unknown call, still running without `force`, no recording key, the profile no longer validates).
+unknown call, still running without `force`, no recording key, the recording no longer exists (a call that never
+started), the profile no longer validates).
 
 What a re-drive does:
 * the profile is re-read NOW (S3 override or bundled) and re-snapshotted to results/<call_id>/profile.json, so a
@@ -18,6 +19,9 @@ What a re-drive does:
   straight to FetchTranscript -> analyses -> FinalizeCall;
 * a transcript id that is not known to be completed (the call failed while polling, e.g. a timeout) -> it polls
   that transcript again; after `TranscriptionFailed`, or without a transcript id -> a fresh submission (slot first);
+* a call whose execution never started (start_call gave up after its retries; dead_letters recorded it FAILED with
+  the recording's bucket/key/version) -> the recording is HEADed and the profile chosen as start_call would
+  (metadata `profile`, a `profile=` key segment, else `default_profile`), then a fresh submission;
 * the old analysis items are deleted, the record goes to QUEUED (history entry "re-drive r<n>") with the
   failure fields cleared, and the finished call is announced again (COMPLETED or FAILED).
 Calls still in progress (RECEIVED/QUEUED/TRANSCRIBING/ANALYZING) are skipped unless `force=True` (use it for a
@@ -31,10 +35,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from call_analytics.adapters.results_store import ObjectMissing
 from call_analytics.errors import CallAnalyticsError, InvalidProfile
 from call_analytics.logic.common import iso, save_profile_snapshot, utc_now
 from call_analytics.models import CallStatus, RedriveResult
 from call_analytics.observability import logger
+from call_analytics.profiles.loader import choose_profile_name
 
 #: a transcript that failed this way is transcribed again rather than polled again
 RESUBMIT_AFTER = frozenset({"TranscriptionFailed"})
@@ -83,8 +89,20 @@ def redrive_call(call_id: str, deps: RedriveDeps, *, force: bool = False) -> Red
                              reason=f"still in progress (status {status}); pass force to re-drive it anyway")
     if not record.get("recording_key"):
         return RedriveResult(call_id=call_id, outcome="skipped", reason="the call record has no recording key")
+    bucket, key = record.get("recording_bucket") or deps.bucket, record["recording_key"]
+    profile_name, size = record.get("profile"), record.get("recording_size")
     try:
-        profile = deps.profiles.load(record.get("profile") or deps.default_profile)
+        if not profile_name or size is None:
+            # start_call never got this far (it gave up and dead_letters recorded the call): do what it would
+            # have done, HEAD the recording and choose the profile from its metadata / key / the default
+            try:
+                head = deps.store.head(bucket, key, version_id=record.get("recording_version_id"))
+            except ObjectMissing:
+                return RedriveResult(call_id=call_id, outcome="skipped",
+                                     reason=f"the recording s3://{bucket}/{key} no longer exists")
+            size = size if size is not None else head["size"]
+            profile_name = profile_name or choose_profile_name(key, head["metadata"], deps.default_profile)
+        profile = deps.profiles.load(profile_name)
     except InvalidProfile as exc:
         return RedriveResult(call_id=call_id, outcome="skipped", reason=f"InvalidProfile: {exc}")
     save_profile_snapshot(deps.store, deps.bucket, deps.results_prefix, call_id, profile)
@@ -98,8 +116,8 @@ def redrive_call(call_id: str, deps: RedriveDeps, *, force: bool = False) -> Red
     state: dict[str, Any] = {
         "call_id": call_id,
         "profile": profile.name,
-        "recording": {"bucket": record.get("recording_bucket") or deps.bucket, "key": record["recording_key"],
-                      "version_id": record.get("recording_version_id"), "size": record.get("recording_size")},
+        "recording": {"bucket": bucket, "key": key, "version_id": record.get("recording_version_id"),
+                      "size": size},
     }
     if not resubmit:
         state["transcript_id"] = transcript_id
@@ -107,7 +125,8 @@ def redrive_call(call_id: str, deps: RedriveDeps, *, force: bool = False) -> Red
                          "started_at": now}
     deps.calls.delete_analyses(call_id)
     fields: dict[str, Any] = {"profile": profile.name, "failure_notified": False, "completion_notified": False,
-                              "failure_reason": None, "failure_error": None, "redriven_at": now}
+                              "failure_reason": None, "failure_error": None, "redriven_at": now,
+                              "recording_size": size}
     if resubmit:
         fields.update(transcript_id=None, transcript_status=None)
     how = "reusing the completed transcript" if completed else ("polling transcript " + transcript_id
