@@ -175,10 +175,16 @@ def redrive(target: Target, console: Console, call_ids: list[str], failed: bool,
     use_functions_package()
     from call_analytics.logic.redrive import RedriveDeps, redrive_call, redrive_failed
 
+    # The deployment's own defaults (a never-started call is re-driven with the profile start_call would pick).
+    start_env = target.client("lambda").get_function_configuration(
+        FunctionName=target.output("StartCallFunctionName")).get("Environment", {}).get("Variables", {})
     deps = RedriveDeps.from_clients(
         dynamodb=target.client("dynamodb"), s3=target.client("s3"), stepfunctions=target.client("stepfunctions"),
         calls_table=target.output("CallsTableName"), bucket=target.output("RecordingsBucketName"),
-        state_machine_arn=target.output("StateMachineArn"))
+        state_machine_arn=target.output("StateMachineArn"),
+        results_prefix=start_env.get("RESULTS_PREFIX", "results/"),
+        profiles_prefix=start_env.get("PROFILES_PREFIX", "profiles/"),
+        default_profile=start_env.get("DEFAULT_PROFILE", "default"))
     try:
         with console.status("starting re-drives…"):
             results = redrive_failed(deps, limit=limit) if failed else [

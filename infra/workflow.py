@@ -40,8 +40,10 @@ class Workflow(Construct):
         removal = RemovalPolicy.RETAIN if config.removal_policy == "retain" else RemovalPolicy.DESTROY
 
         record_failure = self._task(State.RECORD_FAILURE, functions.record_failure, result_path="$.failure")
+        # A fixed error name: the caught one may be a reserved `States.*` name, which a Fail state must not
+        # raise (moto rejects it outright). The original error is on the call record and in the cause.
         failed = sfn.Fail(self, State.FAILED, comment="The call failed; RecordFailure stored and announced why",
-                          error_path="$.error.Error", cause_path="$.error.Cause")
+                          error="CallFailed", cause_path="$.error.Cause")
         record_failure.next(failed)
 
         def guarded(task: sfn.TaskStateBase | sfn.Map) -> sfn.TaskStateBase | sfn.Map:

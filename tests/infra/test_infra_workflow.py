@@ -139,7 +139,7 @@ def test_every_step_is_caught_into_record_failure_then_fail(states):
     assert "Catch" not in record  # no loop: if recording fails the execution fails (and is dead-lettered)
     failed = states[record["Next"]]
     assert failed["Type"] == "Fail"
-    assert (failed["ErrorPath"], failed["CausePath"]) == ("$.error.Error", "$.error.Cause")
+    assert (failed["Error"], failed["CausePath"]) == ("CallFailed", "$.error.Cause")
 
 
 def test_tasks_invoke_plain_lambda_arns_with_timeouts(synth, states):
