@@ -273,7 +273,8 @@ class LocalAssemblyAI:
             items = [r for r in items if r["id"] in ids[: ids.index(after)]] if after in ids else []
         page = items[:limit] if not after else items[-limit:]
         base = f"{self._base_url(request)}/v2/transcript"
-        details = {"limit": limit, "result_count": len(page), "current_url": f"{base}?{request.query_string}".rstrip("?"),
+        details = {"limit": limit, "result_count": len(page),
+                   "current_url": f"{base}?{request.query_string}".rstrip("?"),
                    "prev_url": f"{base}?limit={limit}&before_id={page[-1]['id']}" if page else None,
                    "next_url": f"{base}?limit={limit}&after_id={page[0]['id']}" if page else None}
         transcripts = [{"id": r["id"], "resource_url": f"{base}/{r['id']}", "status": r["status"],
@@ -284,13 +285,15 @@ class LocalAssemblyAI:
     async def get_sentences(self, request: web.Request) -> web.Response:
         rec = self._completed(request)
         return web.json_response({"id": rec["id"], "confidence": rec["confidence"] or 0.0,
-                                  "audio_duration": rec["audio_duration"], "speech_model_used": rec["speech_model_used"],
+                                  "audio_duration": rec["audio_duration"],
+                                  "speech_model_used": rec["speech_model_used"],
                                   "sentences": rendering.sentences(rec["words"] or [])})
 
     async def get_paragraphs(self, request: web.Request) -> web.Response:
         rec = self._completed(request)
         return web.json_response({"id": rec["id"], "confidence": rec["confidence"] or 0.0,
-                                  "audio_duration": rec["audio_duration"], "speech_model_used": rec["speech_model_used"],
+                                  "audio_duration": rec["audio_duration"],
+                                  "speech_model_used": rec["speech_model_used"],
                                   "paragraphs": rendering.paragraphs(rec["words"] or [])})
 
     async def word_search(self, request: web.Request) -> web.Response:

@@ -84,7 +84,7 @@ def diarize_words(words: list[dict], samples: np.ndarray, speakers_expected: int
         values = np.log(np.array([f0[i] for i in known]))
         labels, centres = _kmeans_1d(values, k)
         if np.min(np.diff(np.sort(centres))) >= min_separation:
-            for i, lab in zip(known, labels):
+            for i, lab in zip(known, labels, strict=True):  # one k-means label per known value
                 chunk_label[i] = int(lab)
             for i in range(len(chunks)):
                 if not f0[i]:  # unvoiced/short chunk: nearest labelled chunk in time
@@ -95,6 +95,6 @@ def diarize_words(words: list[dict], samples: np.ndarray, speakers_expected: int
     for lab in chunk_label:
         order.setdefault(lab, chr(ord("A") + len(order)))
     out: list[str] = []
-    for chunk, lab in zip(chunks, chunk_label):
+    for chunk, lab in zip(chunks, chunk_label, strict=True):
         out.extend(order[lab] for _ in chunk)
     return out

@@ -141,7 +141,7 @@ class SpeechEngine:
         mono = decoded.mono()
         words = [_to_ms(w) for w in self.transcribe_samples(mono, options.language, options.hotwords)]
         if options.diarize:
-            for w, spk in zip(words, diarize_words(words, mono, options.speakers_expected)):
+            for w, spk in zip(words, diarize_words(words, mono, options.speakers_expected), strict=True):
                 w["speaker"] = spk
         return words
 

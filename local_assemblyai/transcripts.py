@@ -202,7 +202,8 @@ class TranscriptService:
             return await self._finish(rec, error=str(exc), started=started)
         except ModelUnavailable as exc:
             log.error("%s", exc)
-            return await self._finish(rec, error=f"Speech model unavailable on this local server: {exc}", started=started)
+            return await self._finish(rec, error=f"Speech model unavailable on this local server: {exc}",
+                                      started=started)
         self.stats.incr("events", "stt_cache_hits" if result.cached else "stt_decodes")
         words = rendering.apply_text_options(result.words, params.get("punctuate", True) is not False,
                                              params.get("format_text", True) is not False)

@@ -75,7 +75,8 @@ def evaluate(samples: Path, model: str, cache: Path | None) -> dict:
             row["phase_accuracy_on_script"] = phase_accuracy(gold_phases, truth)
             scored = score_lines(gold, encoder)
             row["sentiment_accuracy_on_script"] = round(
-                sum(s.label == u["sentiment"] for s, u in zip(scored, truth["utterances"])) / len(scored), 3)
+                sum(s.label == u["sentiment"] for s, u in zip(scored, truth["utterances"], strict=True)) / len(scored),
+                3)
             report["calls"][truth["id"]] = row
     return report
 

@@ -120,7 +120,7 @@ def synthesize_call(script: CallScript, out_dir: Path) -> dict:
             enumerate(script.utterances)))
     # Natural gaps: longer at a change of speaker, shorter within one speaker's turn.
     t, previous, timed = 1.0, None, []
-    for i, (u, clip) in enumerate(zip(script.utterances, clips)):
+    for i, (u, clip) in enumerate(zip(script.utterances, clips, strict=True)):
         if previous is not None:
             t += rng.uniform(0.5, 1.3) if u.speaker != previous else rng.uniform(0.25, 0.5)
         duration = len(clip) / SAMPLE_RATE
@@ -130,7 +130,7 @@ def synthesize_call(script: CallScript, out_dir: Path) -> dict:
         previous = u.speaker
     n = int((t + 1.0) * SAMPLE_RATE) + 1
     channels = np.zeros((2, n), np.float32)
-    for seg, clip in zip(timed, clips):
+    for seg, clip in zip(timed, clips, strict=True):
         s0 = int(seg["start"] * SAMPLE_RATE)
         channels[CHANNEL_OF_ROLE[seg["speaker"]], s0:s0 + len(clip)] += clip
     channels += rng.normal(0, 0.003, (2, n)).astype(np.float32)  # ~ -50 dBFS noise floor

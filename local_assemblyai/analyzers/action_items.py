@@ -20,9 +20,11 @@ DUE = re.compile(
     re.IGNORECASE)
 # "I will / we'll / I am going to <verb>", excluding states ("I will be at home") and in-call talk.
 COMMIT = re.compile(r"\b(?:i|we)(?:\s+will|'ll|\s+am\s+going\s+to|\s+are\s+going\s+to|'m\s+going\s+to|\s+shall)"
-                    r"(?:\s+also)?\s+(?!be\b|have\b|need\b|see\b|help\b|check\b|take\s+a\s+look\b)([a-z]+\b.*)", re.IGNORECASE)
+                    r"(?:\s+also)?\s+(?!be\b|have\b|need\b|see\b|help\b|check\b|take\s+a\s+look\b)([a-z]+\b.*)",
+                    re.IGNORECASE)
 PROGRESSIVE = re.compile(r"\b(?:i|we)\s+(?:am|are|'m|'re)\s+(?:also\s+)?"
-                         r"(?!calling|trying|looking|having|going|glad|sorry|afraid|happy)([a-z]+ing\b.*)", re.IGNORECASE)
+                         r"(?!calling|trying|looking|having|going|glad|sorry|afraid|happy)([a-z]+ing\b.*)",
+                         re.IGNORECASE)
 YOU_RECEIVE = re.compile(r"\byou(?:'ll|\s+will)\s+(?:also\s+)?(?:receive|get)\s+(.*)", re.IGNORECASE)
 REQUEST = re.compile(r"\b(?:please|could\s+you|can\s+you|would\s+you|make\s+sure\s+(?:to|you)|remember\s+to|"
                      r"don't\s+forget\s+to)\s+(?:please\s+)?((?:send|email|call|pay|upload|submit|sign|return|"

@@ -64,7 +64,7 @@ def score_lines(lines: list[Line], encoder: MiniLMEncoder) -> list[LineSentiment
     anchor = {k: encoder.encode(v).mean(axis=0) for k, v in ANCHORS.items()}
     margin = emb @ anchor["positive"] - emb @ anchor["negative"]
     out = []
-    for ln, m in zip(lines, margin):
+    for ln, m in zip(lines, margin, strict=True):  # one embedding row per line
         score = 0.5 * vader.polarity_scores(ln.text)["compound"] + 0.5 * float(np.clip(ANCHOR_SCALE * m, -1, 1))
         out.append(LineSentiment(ln, round(score, 3), label_of(score)))
     return out

@@ -15,7 +15,7 @@ for path in (REPO_ROOT, REPO_ROOT / "functions"):  # infra/ and the settings mod
         sys.path.insert(0, str(path))
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
-from infra_template import Synth, synthesize
+from infra_template import Synth, synthesize  # noqa: E402 -- needs REPO_ROOT on sys.path (set above)
 
 #: a deployment that moves every knob away from its default
 ALT_CONTEXT = {

@@ -12,10 +12,10 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 if str(REPO_ROOT) not in sys.path:  # `samples` and `local_assemblyai` are imported by the unit-level tests
     sys.path.insert(0, str(REPO_ROOT))
 
-from samples.generate import generate
-from tests.conftest import TEST_API_KEY, start_aai_server
+from samples.generate import generate  # noqa: E402 -- needs REPO_ROOT on sys.path (set above)
+from tests.conftest import TEST_API_KEY, start_aai_server  # noqa: E402 -- needs REPO_ROOT on sys.path
 
-from .helpers import Admin
+from .helpers import Admin  # noqa: E402 -- kept in the import block, after the sys.path setup
 
 FAST_WEBHOOKS = {"max_attempts": 3, "retry_interval_seconds": 0.2, "timeout_seconds": 5}
 

@@ -139,7 +139,8 @@ def test_llm_gateway_with_transcript_id_through_sdk(sdk, northwind_mono):
 def test_structured_phases_through_sdk(sdk, northwind_mono):
     vtt = northwind_mono.export_subtitles_vtt()
     completion = sdk.LLMGateway().chat.completions.create(
-        model="gpt-4.1", messages=[{"role": "user", "content": f"Split the call into phases.\n\nVTT Transcript:\n{vtt}"}],
+        model="gpt-4.1",
+        messages=[{"role": "user", "content": f"Split the call into phases.\n\nVTT Transcript:\n{vtt}"}],
         response_format={"type": "json_schema", "json_schema": {"name": "call_phases", "schema": REF_SCHEMA_PHASES,
                                                                   "strict": True}})
     phases = json.loads(completion.choices[0].message.content)["phases"]

@@ -184,4 +184,4 @@ def test_sample_scripts_have_complete_ground_truth_and_generation_is_cached(samp
     ensure_call(scripts["fabrikam_billing_question"], samples_dir)
     assert (call / "mono.wav").stat().st_mtime_ns == before  # same script hash: nothing regenerated
     truth = json.loads((call / "truth.json").read_text())
-    assert all(a["end"] < b["start"] for a, b in zip(truth["utterances"], truth["utterances"][1:]))
+    assert all(a["end"] < b["start"] for a, b in zip(truth["utterances"], truth["utterances"][1:], strict=False))

@@ -84,7 +84,9 @@ def aws(monkeypatch):
         ddb.create_table(
             TableName=CALLS_TABLE,
             BillingMode="PAY_PER_REQUEST",
-            AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"} for n in ("pk", "sk", "status", "updated_at")],
+            AttributeDefinitions=[
+                {"AttributeName": n, "AttributeType": "S"} for n in ("pk", "sk", "status", "updated_at")
+            ],
             KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
             GlobalSecondaryIndexes=[{
                 "IndexName": "by_status",

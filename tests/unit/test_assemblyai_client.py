@@ -227,7 +227,8 @@ def test_vtt_is_returned_verbatim(server):
     [
         ({"error": {"code": 400, "message": "Invalid request: missing required field 'model'", "metadata": {}}},
          "Invalid request: missing required field 'model'"),
-        ({"message": "Bad request", "code": 400, "request_id": "r", "metadata": {"errors": ["model x is not supported"]}},
+        ({"message": "Bad request", "code": 400, "request_id": "r",
+          "metadata": {"errors": ["model x is not supported"]}},
          "Bad request (model x is not supported)"),
         ({"error": "Authentication error, API token missing/invalid", "status": "error", "request_id": "r"},
          "Authentication error, API token missing/invalid"),

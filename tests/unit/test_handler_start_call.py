@@ -206,7 +206,9 @@ def test_unknown_profile_fails_at_start_and_api_rejection_fails_in_submit(aws, f
     # an API 4xx at submission raises PermanentError (Catch -> RecordFailure) and gives the slot back
     from call_analytics.adapters.limits import TranscriptionSemaphore
 
-    fake_aai.submit_error = PermanentError("AssemblyAI POST /v2/transcript failed with HTTP 400: format_text must be a Boolean")
+    fake_aai.submit_error = PermanentError(
+        "AssemblyAI POST /v2/transcript failed with HTTP 400: format_text must be a Boolean"
+    )
     run(upload(aws, "recordings/y.wav", wav_bytes()), lambda_context)
     with pytest.raises(PermanentError, match="format_text must be a Boolean"):
         submit(execution_input(aws), lambda_context)

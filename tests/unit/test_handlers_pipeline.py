@@ -163,7 +163,8 @@ def test_run_analysis_repairs_then_flags_unfound_quotes(aws, call, fake_aai, lam
                  .load_bundled("default").analysis("sentiment").questions]
     answers = [{"question": q, "answer": "Positive.", "reason": "Refund offered.",
                 "quote": "I will refund it today" if i else "Best service ever!"} for i, q in enumerate(questions)]
-    fake_aai.chat_answers = ["The customer seemed happy overall.", "```json\n" + json.dumps({"answers": answers}) + "\n```"]
+    fake_aai.chat_answers = ["The customer seemed happy overall.",
+                             "```json\n" + json.dumps({"answers": answers}) + "\n```"]
     ref = handler("run_analysis")({"call_id": CALL_ID, "profile": "default", "analysis": "sentiment"}, lambda_context)
     assert ref["valid"] is True
     assert len(fake_aai.chat_requests) == 2
@@ -186,7 +187,8 @@ def test_run_analysis_keeps_invalid_output_with_errors(aws, call, fake_aai, lamb
 def test_run_analysis_records_a_refused_request(aws, call, fake_aai, lambda_context):
     prepare_transcript(aws)
     fake_aai.chat_answers = [PermanentError("LLM gateway failed with HTTP 400: model x is not supported")]
-    ref = handler("run_analysis")({"call_id": CALL_ID, "profile": "default", "analysis": "action_items"}, lambda_context)
+    ref = handler("run_analysis")({"call_id": CALL_ID, "profile": "default", "analysis": "action_items"},
+                                  lambda_context)
     assert ref["valid"] is False
     [item] = call.list_analyses(CALL_ID)
     assert "model x is not supported" in item["errors"][0]
@@ -213,7 +215,8 @@ def test_run_analysis_combined_writes_one_item_per_section(aws, call, fake_aai, 
 
 # ---- finalize_call / record_failure ---------------------------------------------------------------
 def test_finalize_completes_and_notifies_once(aws, call, fake_aai, lambda_context):
-    call.put_analysis(CALL_ID, "phases", {"valid": True, "result": {"phases": [{"name": "Introduction"}, {"name": "Goodbye"}]}})
+    call.put_analysis(CALL_ID, "phases",
+                      {"valid": True, "result": {"phases": [{"name": "Introduction"}, {"name": "Goodbye"}]}})
     call.put_analysis(CALL_ID, "sentiment", {"valid": True, "result": {"answers": [
         {"question": "What was the overall sentiment of the call?", "answer": "Positive. " * 40}]}})
     call.put_analysis(CALL_ID, "action_items", {"valid": False, "result": None, "errors": ["x"]})

@@ -69,7 +69,9 @@ def test_s3_profile_overrides_bundled_and_bad_json_is_reported():
 
 
 def test_profile_name_must_match_its_file():
-    store = FakeProfileStore({"profiles/a.json": json.dumps({"name": "b", "llm": {"model": "m"}, "analyses": {}}).encode()})
+    store = FakeProfileStore(
+        {"profiles/a.json": json.dumps({"name": "b", "llm": {"model": "m"}, "analyses": {}}).encode()}
+    )
     with pytest.raises(InvalidProfile, match="declares name 'b'"):
         ProfileLoader(store, "bucket", "profiles/").load("a")
 

@@ -11,7 +11,8 @@ from call_analytics.compact import COMPACT_HEADER
 from call_analytics.profiles.loader import load_bundled
 from unit_fakes import chat_response
 
-RENDERING = f"{COMPACT_HEADER}\n[0.5-4.0] A: Thanks for calling Northwind, this is Dana.\n[4.2-12.0] B: My order never arrived.\n"
+RENDERING = (f"{COMPACT_HEADER}\n[0.5-4.0] A: Thanks for calling Northwind, this is Dana.\n"
+             "[4.2-12.0] B: My order never arrived.\n")
 FACTS = TranscriptFacts(duration=12.0, text="Thanks for calling Northwind, this is Dana. My order never arrived.")
 GOOD_PHASES = json.dumps({"phases": [{"name": "Introduction", "start_time": 0, "end_time": 4, "summary": "hi"},
                                      {"name": "Complaint", "start_time": 4, "end_time": 12, "summary": "late order"}]})

@@ -75,7 +75,8 @@ def test_quote_matching_rules():
 
 @pytest.mark.parametrize("raw", [
     '{"action_items": [{"item": "Refund the duplicate charge", "owner": "Dana", "due_date": "today"}]}',
-    'Sure! Here they are: {"action_items": [{"item": "Refund the duplicate charge", "owner": "Dana", "due_date": "today"},]}',
+    'Sure! Here they are: {"action_items": '
+    '[{"item": "Refund the duplicate charge", "owner": "Dana", "due_date": "today"},]}',
 ])
 def test_action_items_json(raw):
     v = validate_action_items(raw)

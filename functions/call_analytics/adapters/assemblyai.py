@@ -1,7 +1,7 @@
 """AssemblyAI REST v2 + LLM Gateway client on `requests`, with timeouts, bounded retries and error mapping.
 
-Auth is the raw key in `Authorization` (no `Bearer`). Retries: 429 (honouring `Retry-After`, plus up to 20 % jitter), 5xx,
-connection errors and timeouts, with exponential backoff and full jitter. What is left after the
+Auth is the raw key in `Authorization` (no `Bearer`). Retries: 429 (honouring `Retry-After`, plus up to 20 % jitter),
+5xx, connection errors and timeouts, with exponential backoff and full jitter. What is left after the
 retries becomes ThrottledError / TransientError; other 4xx become PermanentError. Every error message
 carries the API's own error text, never the key.
 """
@@ -212,7 +212,9 @@ class AssemblyAIClient:
                 )
             except requests.Timeout as exc:
                 if last:
-                    raise TransientError(f"{what} timed out after {self.max_attempts} attempts: {_short(exc)}") from None
+                    raise TransientError(
+                        f"{what} timed out after {self.max_attempts} attempts: {_short(exc)}"
+                    ) from None
                 self._sleep(self._backoff(attempt))
                 continue
             except requests.ConnectionError as exc:

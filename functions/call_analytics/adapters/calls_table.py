@@ -181,7 +181,9 @@ class CallsTable:
         items = self.list_analyses(call_id)
         for item in items:
             try:
-                self.client.delete_item(TableName=self.table_name, Key=_key(call_id, ANALYSIS_PREFIX + item["analysis"]))
+                self.client.delete_item(
+                    TableName=self.table_name, Key=_key(call_id, ANALYSIS_PREFIX + item["analysis"])
+                )
             except ClientError as exc:
                 raise _translate(exc, "delete analysis") from None
         return len(items)

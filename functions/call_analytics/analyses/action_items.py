@@ -9,7 +9,9 @@ from call_analytics.analyses.json_extract import JsonNotFound, extract_json
 from call_analytics.analyses.validation import Validation, as_text
 
 _BULLET = re.compile(r"^\s*(?:[-*•‣▪–]|\d{1,3}[.)]|\[[ xX]?\])\s+(.+?)\s*$")
-_OWNER = re.compile(r"[(\[]?\b(?:owner|assignee|assigned to|responsible)\s*[:=-]\s*([^;,()\[\]]+?)\s*(?:[)\]]|[;,]|$)", re.I)
+_OWNER = re.compile(
+    r"[(\[]?\b(?:owner|assignee|assigned to|responsible)\s*[:=-]\s*([^;,()\[\]]+?)\s*(?:[)\]]|[;,]|$)", re.I
+)
 _DUE = re.compile(r"[(\[]?\b(?:due(?: date)?|deadline|by when)\s*[:=-]\s*([^;,()\[\]]+?)\s*(?:[)\]]|[;,]|$)", re.I)
 _NULLISH = {"", "null", "none", "n/a", "na", "not stated", "not specified", "unknown", "unspecified", "-", "tbd"}
 _ITEM_KEYS = ("item", "action_item", "action", "task", "description", "text")
@@ -59,7 +61,13 @@ def _from_bullets(text: str) -> Validation:
                 body = body.replace(found.group(0), " ")
         body = re.sub(r"\s+", " ", body).strip(" -–;,")
         if body:
-            items.append({"item": body, "owner": _or_null(owner and owner.group(1)), "due_date": _or_null(due and due.group(1))})
+            items.append(
+                {
+                    "item": body,
+                    "owner": _or_null(owner and owner.group(1)),
+                    "due_date": _or_null(due and due.group(1)),
+                }
+            )
     if not items:
         return Validation(None, errors=["action_items: the answer is neither JSON nor a bullet-point list"])
     return Validation({"action_items": items}, issues=["action items parsed from bullet-point text"])

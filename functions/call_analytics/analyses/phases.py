@@ -13,7 +13,9 @@ GAP_SUMMARY = "Not assigned to a phase by the model."
 _MIN_LENGTH = 0.01
 
 
-def validate_phases(raw: str, phase_names: list[str], facts: TranscriptFacts, *, gap_tolerance: float = 2.0) -> Validation:
+def validate_phases(
+    raw: str, phase_names: list[str], facts: TranscriptFacts, *, gap_tolerance: float = 2.0
+) -> Validation:
     try:
         data = extract_json(raw)
     except JsonNotFound as exc:
@@ -34,7 +36,9 @@ def validate_phases_data(
 
     phases = [p for i, item in enumerate(items) if (p := _read_phase(i, item, allowed, duration, issues))]
     if not phases:
-        return Validation(None, errors=["phases: no usable phase (each needs name, start_time < end_time)"], issues=issues)
+        return Validation(
+            None, errors=["phases: no usable phase (each needs name, start_time < end_time)"], issues=issues
+        )
 
     if [p["start_time"] for p in phases] != sorted(p["start_time"] for p in phases):
         issues.append("phases were not in chronological order; sorted by start_time")
@@ -139,7 +143,11 @@ def _merge_adjacent_other(phases: list[dict[str, Any]]) -> list[dict[str, Any]]:
     merged: list[dict[str, Any]] = []
     for phase in phases:
         previous = merged[-1] if merged else None
-        if previous and previous["name"] == OTHER == phase["name"] and (previous.get("inserted") or phase.get("inserted")):
+        if (
+            previous
+            and previous["name"] == OTHER == phase["name"]
+            and (previous.get("inserted") or phase.get("inserted"))
+        ):
             previous["end_time"] = phase["end_time"]
             summaries = [s for s in (previous["summary"], phase["summary"]) if s and s != GAP_SUMMARY]
             previous["summary"] = " ".join(summaries) or GAP_SUMMARY

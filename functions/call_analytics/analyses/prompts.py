@@ -45,7 +45,8 @@ Format your response as a JSON object with the following structure:
     ]
 }}
 
-Ensure that all parts of the conversation are covered by a phase, using "Other" for any parts that don't fit into the specified phases.
+Ensure that all parts of the conversation are covered by a phase, using "Other" for any parts \
+that don't fit into the specified phases.
 List the phases in chronological order without overlaps."""
 
 
@@ -66,7 +67,8 @@ SENTIMENT_INTRO = """You are an expert at analyzing call transcripts.
 Given the series of questions below, answer them accurately and concisely.
 When context or answer format is provided, use it to guide your answers."""
 
-SENTIMENT_FORMAT = """For every question give the question text exactly as asked, your answer, the reason for it, and a short verbatim quote from the transcript that supports it.
+SENTIMENT_FORMAT = """For every question give the question text exactly as asked, your answer, the reason for it, \
+and a short verbatim quote from the transcript that supports it.
 Format your response as a JSON object with the following structure:
 {"answers": [{"question": "...", "answer": "...", "reason": "...", "quote": "..."}]}"""
 
@@ -78,7 +80,8 @@ def action_items_task(config: ActionItemsAnalysis) -> str:
         text += f"\nEach action item should follow this format: {config.answer_format}\n"
     text += """
 Format your response as a JSON object with the following structure:
-{"action_items": [{"item": "what should get done", "owner": "who should do it, or null if not stated", "due_date": "when, as stated in the call, or null if not stated"}]}
+{"action_items": [{"item": "what should get done", "owner": "who should do it, or null if not stated", \
+"due_date": "when, as stated in the call, or null if not stated"}]}
 Use an empty list if nothing needs to be done."""
     return text
 
@@ -122,7 +125,8 @@ def combined_prompt(
     if sentiment:
         number += 1
         parts.append(
-            f'Task {number} (key "answers"):\n{SENTIMENT_INTRO}\n\nQuestions:\n{questions_text(sentiment)}\n\n{SENTIMENT_FORMAT}'
+            f'Task {number} (key "answers"):\n{SENTIMENT_INTRO}\n\n'
+            f"Questions:\n{questions_text(sentiment)}\n\n{SENTIMENT_FORMAT}"
         )
     if action_items:
         number += 1

@@ -50,7 +50,9 @@ def start_calls(objects: list[UploadedObject], deps: StartCallDeps) -> list[Star
 
 def start_call(obj: UploadedObject, deps: StartCallDeps) -> StartCallResult:
     s = deps.settings
-    reason = skip_reason(obj, recordings_bucket=s.RECORDINGS_BUCKET, ignored_prefixes=(s.RESULTS_PREFIX, s.PROFILES_PREFIX))
+    reason = skip_reason(
+        obj, recordings_bucket=s.RECORDINGS_BUCKET, ignored_prefixes=(s.RESULTS_PREFIX, s.PROFILES_PREFIX)
+    )
     if reason:
         logger.info("object skipped", extra={"bucket": obj.bucket, "key": obj.key, "reason": reason})
         return StartCallResult(outcome="skipped", bucket=obj.bucket, key=obj.key, reason=reason)
@@ -161,7 +163,9 @@ def _duplicate(obj: UploadedObject, existing: dict[str, Any], reason: str) -> di
     ).model_dump(mode="json")
 
 
-def _fail(obj: UploadedObject, deps: StartCallDeps, error_type: str, reason: str, profile_name: str | None) -> dict[str, Any]:
+def _fail(
+    obj: UploadedObject, deps: StartCallDeps, error_type: str, reason: str, profile_name: str | None
+) -> dict[str, Any]:
     """A permanent problem: record FAILED with the reason and announce it once, instead of crashing."""
     reason = reason[:1000]
     logger.warning("call failed at start", extra={"reason": reason})
