@@ -97,8 +97,8 @@ def run(ctx: Context) -> list[Row]:
     from local_assemblyai.gateway import count_tokens
 
     count_wp, wp_problem = _wordpiece()
-    variants = {"separate": profile_variant(), "combined": profile_variant(mode="combined"),
-                "separate_vtt": profile_variant(transcript_format="vtt")}
+    variants = {"separate": profile_variant(mode="separate"), "combined": profile_variant(mode="combined"),
+                "separate_vtt": profile_variant(mode="separate", transcript_format="vtt")}
     per_call: list[dict[str, dict[str, tuple[int, int | None]]]] = []
     for tc in calls:
         ctx.log(f"counting LLM input tokens for {tc.call.id}")

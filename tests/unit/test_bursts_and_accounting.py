@@ -340,14 +340,18 @@ def test_modes_and_renderings_end_to_end(aws, call, fake_aai, lambda_context, mo
     current["analyses"] = [handler("run_analysis")({"call_id": CALL_ID, "profile": "lean", "analysis": a},
                                                    lambda_context) for a in planned]
     assert all(a["status"] == "done" and a["valid"] for a in current["analyses"])
-    # one transcript copy per request, in the profile's rendering
+    # one transcript copy per request, in the profile's rendering: compact times to 0.1 s where the answer
+    # has times (phases, combined), whole seconds for sentiment and action items
     assert len(fake_aai.chat_requests) == len(planned)
     for request in fake_aai.chat_requests:
         content = request["messages"][0]["content"]
+        timed = request["response_format"]["json_schema"]["name"] in ("call_phases", "call_analysis")
         if transcript_format == "vtt":
             assert "WEBVTT" in content and "00:04.200 --> 00:12.000" in content
-        else:
+        elif timed:
             assert "[4.2-12.0] B: Hi Dana" in content and "WEBVTT" not in content
+        else:
+            assert "[4-12] B: Hi Dana" in content and "[4.2-12.0]" not in content and "WEBVTT" not in content
     handler("finalize_call")(current, lambda_context)
     [note] = aws.notifications()
     digest = note["message"]["digest"]
@@ -376,13 +380,13 @@ def test_redrive_of_a_completed_transcript_skips_submission_and_uses_the_current
     call.update_fields(CALL_ID, {"transcript_status": "completed"})
     call.set_status(CALL_ID, "COMPLETED", fields={"completion_notified": True})
     call.put_analysis(CALL_ID, "phases", {"valid": True})
-    put_profile(aws, "default", mode="combined")  # the profile changed since the call ran
+    put_profile(aws, "default", mode="separate")  # the profile changed since the call ran (bundled: combined)
     result = redrive_call(CALL_ID, redrive_deps(aws))
     assert result.outcome == "started" and result.execution_name == f"{CALL_ID}-r1" and result.resubmit is False
     started = execution_input(aws, f"{CALL_ID}-r1")
     assert started["transcript_id"] == "tr-1" and started["poll"]["status"] == "completed"  # -> FetchTranscript
     snapshot = json.loads(aws.s3.get_object(Bucket=aws.bucket, Key=f"results/{CALL_ID}/profile.json")["Body"].read())
-    assert snapshot["llm"]["mode"] == "combined"  # re-snapshotted
+    assert snapshot["llm"]["mode"] == "separate"  # re-snapshotted
     record = call.get_call(CALL_ID)
     assert record["status"] == "QUEUED" and record["completion_notified"] is False
     assert "re-drive r1" in record["history"][-1]["detail"] and call.list_analyses(CALL_ID) == []

@@ -100,7 +100,7 @@ def test_fetch_stores_transcript_and_vtt_and_plans_analyses(aws, call, fake_aai,
     fake_aai.vtt["tr-1"] = vtt_for(transcript)
     summary = handler("fetch_transcript")(state(), lambda_context)
     assert summary == {"audio_duration": 45.0, "has_speech": True, "skip_reason": None,
-                       "analyses": ["phases", "sentiment", "action_items"]}
+                       "analyses": ["combined"]}  # the default profile: one request for the three analyses
     stored = json.loads(aws.s3.get_object(Bucket=aws.bucket, Key=f"results/{CALL_ID}/transcript.json")["Body"].read())
     assert stored["id"] == "tr-1"
     vtt = aws.s3.get_object(Bucket=aws.bucket, Key=f"results/{CALL_ID}/captions.vtt")["Body"].read().decode()

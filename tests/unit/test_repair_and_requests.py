@@ -55,10 +55,57 @@ def test_sentiment_and_action_items_requests_follow_the_seeds():
     assert questions[0] == "What was the overall sentiment of the call?" and len(questions) == 5
     content = sentiment["messages"][0]["content"]
     assert "Context: The agent is trying to get the customer to go through with the update to their car." in content
-    assert "Answer Format: <answer in one sentence> <reason in one sentence>" in content
+    # the profile's answer format applies to all five questions: stated once, not in every block
+    assert content.count("Answer Format (all questions): <answer in one sentence> <reason in one sentence>") == 1
+    assert content.count("Answer Format") == 1 and content.count("Question: ") == 5
+    assert "verbatim quote" in content
     actions = build_job("action_items", profile, RENDERING, FACTS).request
     assert actions["response_format"]["json_schema"]["name"] == "call_action_items" and actions["max_tokens"] == 1000
-    assert "- Action items are things that the transcript implies should get done." in actions["messages"][0]["content"]
+    content = actions["messages"][0]["content"]
+    assert "- Action items are things that the transcript implies should get done." in content
+    assert "- Please give useful action items based on the transcript." in content
+    assert "Each action item should follow this format: Bullet Points" in content
+
+
+def test_only_the_requests_that_answer_with_times_get_the_tenth_second_times():
+    profile = load_bundled("default")
+    phases = build_job("phases", profile, RENDERING, FACTS).request["messages"][0]["content"]
+    assert "[0.5-4.0] A: Thanks for calling Northwind" in phases
+    combined = build_job("combined", profile, RENDERING, FACTS).request["messages"][0]["content"]
+    assert "[4.2-12.0] B: My order never arrived." in combined and combined.count(COMPACT_HEADER) == 1
+    for name in ("sentiment", "action_items"):
+        content = build_job(name, profile, RENDERING, FACTS).request["messages"][0]["content"]
+        assert f"{COMPACT_HEADER}\n[0-4] A: Thanks for calling Northwind, this is Dana.\n[4-12] B: My order" in content
+        assert "[0.5-4.0]" not in content
+
+
+def test_prompts_keep_the_seeds_instructions_and_leave_the_structure_to_the_schema():
+    profile = load_bundled("default")
+    for name in ("phases", "combined"):
+        content = build_job(name, profile, RENDERING, FACTS).request["messages"][0]["content"]
+        assert "divide it into the following phases:\nIntroduction, Complaint, Resolution, Goodbye" in content
+        assert 'using "Other" for any parts that don\'t fit into the specified phases' in content
+        assert "1. Identify the start and end timestamps (in seconds)" in content
+    combined = build_job("combined", profile, RENDERING, FACTS).request["messages"][0]["content"]
+    assert 'Task 2 (key "answers")' in combined and "Context: The customer is calling" in combined
+    assert 'Task 3 (key "action_items")' in combined and "- You are useful, true and concise" in combined
+    for name in ("phases", "sentiment", "action_items", "combined"):
+        content = build_job(name, profile, RENDERING, FACTS).request["messages"][0]["content"]
+        # no JSON skeletons and no "JSON only" line: the strict json_schema already says both
+        assert "Format your response as a JSON object" not in content and "{" not in content
+        assert "Reply with the JSON object only" not in content
+        # the compact header explains the lines; no second description of the format
+        assert "You will be given the transcript" not in content
+
+
+def test_a_question_with_its_own_answer_format_keeps_it_in_its_block():
+    sales = load_bundled("sales")
+    content = build_job("sentiment", sales, RENDERING, FACTS).request["messages"][0]["content"]
+    assert "Answer Format (unless a question gives its own): <answer in one sentence> <reason in one sentence>" \
+        in content
+    assert ("Question: Did the agent secure a concrete next step?\n"
+            "Answer Format: <yes or no> <what was agreed>") in content
+    assert content.count("Answer Format") == 2
 
 
 def test_vtt_format_puts_the_vtt_in_the_message():
@@ -68,9 +115,14 @@ def test_vtt_format_puts_the_vtt_in_the_message():
     content = build_job("phases", profile, vtt, FACTS).request["messages"][0]["content"]
     assert "VTT Transcript:\nWEBVTT\n\n00:00.500 --> 00:04.000" in content
     assert "in the format of VTT captions" in content
+    for name in ("sentiment", "action_items", "combined"):  # the VTT as is, for every request
+        content = build_job(name, profile, vtt, FACTS).request["messages"][0]["content"]
+        assert "WEBVTT\n\n00:00.500 --> 00:04.000\nThanks for calling" in content
+        assert content.count("in the format of VTT captions") == 1
 
 
 def test_combined_mode_is_one_request_with_all_keys():
+    assert analyses_to_run(load_bundled("default")) == ["combined"]  # the bundled default: one request per call
     profile = load_bundled("sales")
     assert analyses_to_run(profile) == ["combined"]
     job = build_job("combined", profile, RENDERING, FACTS)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from call_analytics.compact import COMPACT_HEADER, render_compact
+from call_analytics.compact import COMPACT_HEADER, render_compact, whole_seconds
 from call_analytics.vtt import VttError, parse_vtt
 from unit_fakes import completed_transcript
 
@@ -64,3 +64,12 @@ def test_compact_groups_words_into_sentences_without_utterances():
              [("Hello", 0), ("there.", 400), ("How", 800), ("are", 1200), ("you?", 1600), ("Fine", 5000)]]
     lines = render_compact({"words": words, "utterances": None}).splitlines()[1:]
     assert lines == ["[0.0-0.7] Speaker: Hello there.", "[0.8-1.9] Speaker: How are you?", "[5.0-5.3] Speaker: Fine"]
+
+
+def test_whole_seconds_rounds_start_down_and_end_up_and_keeps_the_rest():
+    text = render_compact(completed_transcript(utterances=[(0.04, 4.0, "A", "Hi [1.5-2.5] there."),
+                                                            (12.4, 17.94, "B", "Thanks."),
+                                                            (120.0, 125.3, "A", "Bye.")]))
+    assert whole_seconds(text).splitlines() == [COMPACT_HEADER, "[0-4] A: Hi [1.5-2.5] there.", "[12-18] B: Thanks.",
+                                                "[120-126] A: Bye."]
+    assert whole_seconds(whole_seconds(text)) == whole_seconds(text)

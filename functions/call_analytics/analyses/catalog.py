@@ -18,12 +18,15 @@ from call_analytics.analyses.sentiment import (
     validate_sentiment_data,
 )
 from call_analytics.analyses.validation import TranscriptFacts, Validation
+from call_analytics.compact import whole_seconds
 from call_analytics.errors import InvalidProfile
 from call_analytics.profiles.model import Profile
 
 COMBINED = "combined"
 #: section name -> key in the combined answer
 COMBINED_KEYS = {"phases": "phases", "sentiment": "answers", "action_items": "action_items"}
+#: analyses that place answers in time; the others get the compact rendering with whole-second times
+TIMED_ANALYSES = ("phases", COMBINED)
 
 
 @dataclass
@@ -59,8 +62,19 @@ def chat_request(profile: Profile, *, model: str | None, max_tokens: int, conten
     return request
 
 
+def rendering_for(name: str, transcript_format: str, rendering: str) -> str:
+    """The transcript as request `name` gets it: VTT as is; compact with its times to 0.1 s for the requests
+    that answer with times (phases, combined), with whole-second times for sentiment and action items."""
+    if transcript_format == "compact" and name not in TIMED_ANALYSES:
+        return whole_seconds(rendering)
+    return rendering
+
+
 def build_job(name: str, profile: Profile, rendering: str, facts: TranscriptFacts) -> AnalysisJob:
+    """The request for one Map item. `rendering`: the call's VTT or its compact rendering (0.1 s times),
+    as the profile's `llm.transcript_format` says; each request gets `rendering_for` it."""
     fmt = profile.llm.transcript_format
+    rendering = rendering_for(name, fmt, rendering)
     if name == COMBINED:
         return _combined_job(profile, rendering, facts)
     config = profile.analysis(name)
