@@ -84,6 +84,9 @@ class StackConfig(BaseModel):
     start_call_reserved_concurrency: int | None = Field(None, ge=1, le=1000)
     #: RETAIN keeps the bucket, tables, key and secret when the stack is deleted
     removal_policy: Literal["retain", "destroy"] = "retain"
+    #: fast completion detection: an AssemblyAI webhook (Lambda function URL) wakes the waiting execution through a
+    #: Step Functions task token; polling stays as the backstop (docs/architecture.md, "Completion detection")
+    completion_webhook: bool = False
     #: build the dependency layer with pip (needs the package index); off = placeholder layer, fast synth
     bundle: bool = False
     #: run cdk-nag AwsSolutions checks during synth (errors fail the synth)

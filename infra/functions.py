@@ -38,6 +38,7 @@ _RETENTION = dict(zip(LOG_RETENTION_DAYS, (m for m in logs.RetentionDays if m.na
 #: partition keys of the limits table each capability may touch (functions/call_analytics/adapters/limits.py)
 SEMAPHORE_KEYS = "SEM#*"
 RATE_KEYS = "RATE#*"
+CALLBACK_KEYS = "CALLBACK#*"  # completion_webhook: task tokens by transcript id
 
 #: start_call's async invocations: Lambda retries twice, then the event + error go to the DLQ
 START_CALL_ASYNC_RETRIES = 2
@@ -68,6 +69,9 @@ def sizing(name: str, config: StackConfig) -> Sizing:
         Handler.RECORD_FAILURE: Sizing(Duration.seconds(30), 256),
         # the queues it reads hide a message 6x this long (infra/notifications.py)
         Handler.DEAD_LETTERS: Sizing(Duration.seconds(DEAD_LETTERS_TIMEOUT_SECONDS), 256),
+        Handler.AWAIT_TRANSCRIPT: Sizing(Duration.seconds(30), 256),  # one UpdateItem (+ SendTaskSuccess)
+        # AssemblyAI wants a 2xx within 10 s (then it retries): secret + one UpdateItem + SendTaskSuccess
+        Handler.TRANSCRIPT_WEBHOOK: Sizing(Duration.seconds(10), 256),
     }[name]
 
 
@@ -173,6 +177,34 @@ class Functions(Construct):
         self._use_limits(self.dead_letters, SEMAPHORE_KEYS, "dynamodb:UpdateItem")  # release only
         self._publish(self.dead_letters)
 
+        self.await_transcript: lambda_.Function | None = None
+        self.transcript_webhook: lambda_.Function | None = None
+        self.webhook_url: lambda_.FunctionUrl | None = None
+        if config.completion_webhook:
+            self._add_completion_webhook()
+
+    def _add_completion_webhook(self) -> None:
+        """AssemblyAI's webhook -> function URL -> transcript_webhook -> SendTaskSuccess with the token that
+        await_transcript stored for the transcript (limits table, CALLBACK#<transcript_id>). SendTaskSuccess is
+        granted by the workflow (scoped to its state machine, outside these roles' default policies: no cycle)."""
+        secret = self._storage.webhook_secret
+        assert secret is not None
+        self._env_values["WEBHOOK_SECRET_ARN"] = secret.secret_arn
+
+        self.await_transcript = self._function("AwaitTranscript", Handler.AWAIT_TRANSCRIPT)
+        self._use_limits(self.await_transcript, CALLBACK_KEYS, "dynamodb:UpdateItem")
+
+        self.transcript_webhook = self._function("TranscriptWebhook", Handler.TRANSCRIPT_WEBHOOK)
+        self._use_limits(self.transcript_webhook, CALLBACK_KEYS, "dynamodb:UpdateItem")
+        secret.grant_read(self.transcript_webhook)
+        # Public URL on purpose (AssemblyAI cannot sign requests): the handler checks the shared secret header
+        # (constant-time) and answers 401 otherwise; a valid call can only wake an execution that polls anyway.
+        self.webhook_url = self.transcript_webhook.add_function_url(auth_type=lambda_.FunctionUrlAuthType.NONE)
+
+        secret.grant_read(self.submit_transcription)
+        self.submit_transcription.add_environment("WEBHOOK_URL", self.webhook_url.url)
+        self.submit_transcription.add_environment("WEBHOOK_SECRET_ARN", secret.secret_arn)
+
     # ---- grants (each with the cdk-nag findings it causes, acknowledged on that role only) ----------
     def _read_objects(self, fn: lambda_.Function, *key_patterns: str) -> None:
         bucket = self._storage.bucket
@@ -224,6 +256,8 @@ class Functions(Construct):
             Handler.FINALIZE_CALL: self.finalize_call,
             Handler.RECORD_FAILURE: self.record_failure,
             Handler.DEAD_LETTERS: self.dead_letters,
+            **({Handler.AWAIT_TRANSCRIPT: self.await_transcript, Handler.TRANSCRIPT_WEBHOOK: self.transcript_webhook}
+               if self.await_transcript is not None else {}),
         }
 
     def attach_state_machine(self, state_machine: sfn.IStateMachine) -> None:

@@ -34,6 +34,11 @@ class Handler:
     ALL = (START_CALL, SUBMIT_TRANSCRIPTION, CHECK_TRANSCRIPT, FETCH_TRANSCRIPT, RUN_ANALYSIS, FINALIZE_CALL,
            RECORD_FAILURE, DEAD_LETTERS)
 
+    # only with completion_webhook=true
+    AWAIT_TRANSCRIPT = "await_transcript"  # the waitForTaskToken task: stores the execution's task token
+    TRANSCRIPT_WEBHOOK = "transcript_webhook"  # behind the function URL: AssemblyAI's webhook -> SendTaskSuccess
+    COMPLETION_WEBHOOK = (AWAIT_TRANSCRIPT, TRANSCRIPT_WEBHOOK)
+
 
 _COMMON_ENV = ("POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL")
 
@@ -67,8 +72,15 @@ HANDLER_ENV: dict[str, tuple[str, ...]] = {
         "CALLS_TABLE", "LIMITS_TABLE", "RECORDINGS_BUCKET", "RESULTS_PREFIX", "PROFILES_PREFIX", "RESULTS_TOPIC_ARN",
         "STATE_MACHINE_ARN",
     ),
+    Handler.AWAIT_TRANSCRIPT: ("LIMITS_TABLE", "TRANSCRIPTION_TIMEOUT_SECONDS"),
+    Handler.TRANSCRIPT_WEBHOOK: ("LIMITS_TABLE", "WEBHOOK_SECRET_ARN", "TRANSCRIPTION_TIMEOUT_SECONDS"),
 }
 HANDLER_ENV = {name: names + _COMMON_ENV for name, names in HANDLER_ENV.items()}
+
+#: env vars an existing handler gets in addition when completion_webhook is on
+COMPLETION_WEBHOOK_ENV: dict[str, tuple[str, ...]] = {
+    Handler.SUBMIT_TRANSCRIPTION: ("WEBHOOK_URL", "WEBHOOK_SECRET_ARN"),
+}
 
 
 class Errors:
@@ -78,6 +90,7 @@ class Errors:
     TRANSIENT = "TransientError"
     SLOT_WAIT_EXCEEDED = "SlotWaitExceeded"  # no transcription slot within the budget (caught -> RecordFailure)
     ANALYSIS_BUDGET_EXHAUSTED = "AnalysisBudgetExhausted"  # no LLM quota within the budget (caught -> RecordFailure)
+    TIMEOUT = "States.Timeout"  # the callback wait ran out: poll (the backstop)
     LAMBDA_SERVICE = ("Lambda.ServiceException", "Lambda.TooManyRequestsException", "Lambda.SdkClientException")
     ALL = "States.ALL"
 
@@ -97,6 +110,7 @@ class Output:
     LIMITS_TABLE = "LimitsTableName"
     DEAD_LETTERS_FUNCTION = "DeadLettersFunctionName"
     DEAD_LETTERS_DLQ = "DeadLettersDlqUrl"
+    TRANSCRIPT_WEBHOOK_URL = "TranscriptWebhookUrl"  # only with completion_webhook=true
 
 
 class State:

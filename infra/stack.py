@@ -61,3 +61,7 @@ class CallAnalyticsStack(Stack):
         ):
             out = CfnOutput(self, logical_id, value=value, description=description)
             out.override_logical_id(logical_id)
+        if f.webhook_url is not None:
+            out = CfnOutput(self, Output.TRANSCRIPT_WEBHOOK_URL, value=f.webhook_url.url,
+                            description="AssemblyAI completion webhook (function URL; requests need the shared secret)")
+            out.override_logical_id(Output.TRANSCRIPT_WEBHOOK_URL)

@@ -28,6 +28,7 @@ class Storage(Construct):
         self.idempotency_table = self._build_idempotency_table()
         self.limits_table = self._build_limits_table()
         self.api_key_secret = self._build_api_key_secret()
+        self.webhook_secret = self._build_webhook_secret() if config.completion_webhook else None
 
     def _build_access_logs_bucket(self) -> s3.Bucket:
         bucket = s3.Bucket(
@@ -134,4 +135,20 @@ class Storage(Construct):
         acknowledge(secret, "AwsSolutions-SMG4",
                     "Third-party API key issued by AssemblyAI; it cannot be rotated by a Lambda. Rotate it in the "
                     "AssemblyAI dashboard and put-secret-value the new key.")
+        return secret
+
+    def _build_webhook_secret(self) -> secretsmanager.Secret:
+        # completion_webhook: the value AssemblyAI sends back in the webhook's auth header. CloudFormation generates
+        # it; the Lambdas read it at run time (never an env var, never in the template or the logs).
+        secret = secretsmanager.Secret(
+            self, "WebhookSecret",
+            description="Shared secret of the AssemblyAI completion webhook (header X-Webhook-Secret); generated",
+            generate_secret_string=secretsmanager.SecretStringGenerator(
+                exclude_punctuation=True, include_space=False, password_length=48),
+            removal_policy=self._removal,
+        )
+        acknowledge(secret, "AwsSolutions-SMG4",
+                    "Shared webhook secret sent with each transcript request. Rotate it with put-secret-value (a "
+                    "random value): transcripts submitted before then get 401 on their webhook and are detected "
+                    "by the polling backstop, so no rotation Lambda is needed.")
         return secret

@@ -313,6 +313,69 @@ def s3_events_like_aws() -> None:
     notifications._get_s3_event = get_s3_event
 
 
+#: url id -> moto's FunctionUrlConfig, for the local function-URL route of the server (LocalAwsServer)
+FUNCTION_URLS: dict[str, Any] = {}
+FUNCTION_URL_ROUTE = "/_local_aws/lambda-url/"
+
+
+def lambda_function_urls(endpoint_url: str) -> None:
+    """moto gives a function URL an unreachable ``https://<id>.lambda-url.<region>.on.aws`` address (it notes
+    "Function URLs are not yet mocked") and its CloudFormation has no ``AWS::Lambda::Url``. Make the URL point
+    at this server (``<endpoint>/_local_aws/lambda-url/<id>/``, served by ``LocalAwsServer``) and register the
+    CloudFormation resource (``GetAtt FunctionUrl``), so e.g. the local AssemblyAI server's webhooks reach the
+    function."""
+    if not _once("lambda_function_urls"):
+        return
+    from moto.awslambda import models as lambda_models
+    from moto.awslambda.utils import get_backend
+    from moto.core.common_models import CloudFormationModel
+
+    original_init = lambda_models.FunctionUrlConfig.__init__
+
+    def init(self, function, config):
+        original_init(self, function, config)
+        url_id = uuid.uuid4().hex
+        self.url = f"{endpoint_url.rstrip('/')}{FUNCTION_URL_ROUTE}{url_id}/"
+        FUNCTION_URLS[url_id] = self
+
+    lambda_models.FunctionUrlConfig.__init__ = init
+
+    class CfnFunctionUrl(CloudFormationModel):
+        def __init__(self, url_config: Any):
+            self.url_config = url_config
+
+        @property
+        def physical_resource_id(self) -> str:
+            return self.url_config.function.function_arn
+
+        @staticmethod
+        def cloudformation_type() -> str:
+            return "AWS::Lambda::Url"
+
+        @staticmethod
+        def cloudformation_name_type() -> str:
+            return ""
+
+        @classmethod
+        def has_cfn_attr(cls, attr: str) -> bool:
+            return attr in ("FunctionUrl", "FunctionArn")
+
+        def get_cfn_attribute(self, attribute_name: str) -> str:
+            if attribute_name == "FunctionUrl":
+                return self.url_config.url
+            return self.url_config.function.function_arn
+
+        @classmethod
+        def create_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+            props = cloudformation_json.get("Properties", {})
+            config = {k: props[k] for k in ("AuthType", "Cors", "InvokeMode") if k in props}
+            url_config = get_backend(account_id, region_name).create_function_url_config(
+                props["TargetFunctionArn"], config)
+            return cls(url_config)
+
+    _register_cfn_model(CfnFunctionUrl)
+
+
 AsyncSubmit = Callable[[Any, dict], None]
 SyncInvoke = Callable[[Any, Any], tuple[str, bool, str]]
 
@@ -386,7 +449,8 @@ def sfn_scale_waits(scale: float) -> None:
     retrier_decl.time = _ScaledTime(scale)
 
 
-def apply_all(sync_invoke: SyncInvoke, async_submit: AsyncSubmit, wait_scale: float = 1.0) -> None:
+def apply_all(sync_invoke: SyncInvoke, async_submit: AsyncSubmit, wait_scale: float = 1.0,
+              endpoint_url: str | None = None) -> None:
     sfn_cfn_state_machines_executable()
     sfn_default_execution_name()
     cfn_custom_resources()
@@ -398,3 +462,5 @@ def apply_all(sync_invoke: SyncInvoke, async_submit: AsyncSubmit, wait_scale: fl
     s3_events_like_aws()
     lambda_local_runtime(sync_invoke, async_submit)
     sfn_scale_waits(wait_scale)
+    if endpoint_url:
+        lambda_function_urls(endpoint_url)

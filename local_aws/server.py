@@ -7,15 +7,20 @@ state. Besides the AWS APIs it serves a small admin API under ``/_local_aws/``:
 * ``GET  /_local_aws/health``    -> ``{"status": "ok", ...}``
 * ``GET  /_local_aws/stats``     -> Lambda invocations/errors per function, async queue counters
 * ``POST /_local_aws/wait-idle?timeout=S`` -> ``{"idle": bool}`` (no async invocation pending)
+* ``ANY  /_local_aws/lambda-url/<id>/<path>`` -> a Lambda function URL (the address moto reports for it, see
+  ``moto_patches.lambda_function_urls``): the request becomes a payload-2.0 event, the function's answer
+  (``statusCode``/``headers``/``body``) the response; a function error is a 502, like AWS.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import os
 import threading
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
@@ -30,6 +35,9 @@ LOG = logging.getLogger("local_aws")
 ACCOUNT_ID = "123456789012"
 DEFAULT_REGION = "us-east-1"
 ADMIN_PREFIX = "/_local_aws/"
+FUNCTION_URL_PREFIX = "lambda-url/"
+#: Lambda function URLs accept request bodies up to 6 MB
+FUNCTION_URL_MAX_BODY = 6 * 1024 * 1024
 
 
 def function_config(fn: Any) -> FunctionConfig:
@@ -104,7 +112,8 @@ class LocalAwsServer:
         delays = tuple(d * self.wait_scale for d in AWS_RETRY_DELAYS)
         self.invoker = AsyncInvoker(self.runner.invoke, self._on_async_exhausted, workers=self.async_workers,
                                     retry_delays=delays)
-        moto_patches.apply_all(self._sync_invoke, self._async_submit, wait_scale=self.wait_scale)
+        moto_patches.apply_all(self._sync_invoke, self._async_submit, wait_scale=self.wait_scale,
+                               endpoint_url=self.endpoint_url)
 
         self._thread = threading.Thread(target=self._server.serve_forever, name="local-aws-http", daemon=True)
         self._thread.start()
@@ -200,12 +209,36 @@ class LocalAwsServer:
     def stats(self) -> dict:
         return {"lambda": self.runner.stats(), "async": self.invoker.stats()}
 
+    # ---- Lambda function URLs ---------------------------------------------------------------------
+    def _function_url(self, environ: dict, rest: str, start_response: Any) -> list[bytes]:
+        from local_aws.moto_patches import FUNCTION_URLS
+
+        url_id, _, sub_path = rest.partition("/")
+        url_config = FUNCTION_URLS.get(url_id)
+        if url_config is None or url_config.function.url_config is not url_config:
+            return _respond(start_response, 404, {"Content-Type": "application/json"},
+                            json.dumps({"Message": "no function URL here"}).encode())
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        if length > FUNCTION_URL_MAX_BODY:
+            return _respond(start_response, 413, {"Content-Type": "application/json"},
+                            json.dumps({"Message": "Request must be smaller than 6291456 bytes"}).encode())
+        body = environ["wsgi.input"].read(length) if length else b""
+        event = function_url_event(environ, url_id, "/" + sub_path, body, url_config.function.region)
+        payload, errored, _ = self._sync_invoke(url_config.function, event)
+        if errored:
+            return _respond(start_response, 502, {"Content-Type": "application/json"},
+                            json.dumps({"Message": "Internal Server Error"}).encode())
+        status, headers, data = function_url_response(payload)
+        return _respond(start_response, status, headers, data)
+
     def _wsgi(self, app: Any) -> Any:
         def application(environ: dict, start_response: Any) -> Any:
             path = environ.get("PATH_INFO", "")
             if not path.startswith(ADMIN_PREFIX):
                 return app(environ, start_response)
             route = path[len(ADMIN_PREFIX):]
+            if route.startswith(FUNCTION_URL_PREFIX):
+                return self._function_url(environ, route[len(FUNCTION_URL_PREFIX):], start_response)
             query = parse_qs(environ.get("QUERY_STRING", ""))
             if route == "health":
                 status, body = "200 OK", self.health()
@@ -221,3 +254,62 @@ class LocalAwsServer:
             return [data]
 
         return application
+
+
+def function_url_event(environ: dict, url_id: str, path: str, body: bytes, region: str) -> dict:
+    """A WSGI request as the payload-2.0 event a function URL delivers (header names lower-cased)."""
+    headers: dict[str, str] = {}
+    for key, value in environ.items():
+        if key.startswith("HTTP_"):
+            headers[key[5:].replace("_", "-").lower()] = value
+    for key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+        if environ.get(key):
+            headers[key.replace("_", "-").lower()] = environ[key]
+    query = environ.get("QUERY_STRING", "")
+    try:
+        text, encoded = body.decode("utf-8"), False
+    except UnicodeDecodeError:
+        text, encoded = base64.b64encode(body).decode(), True
+    now = time.time()
+    event = {
+        "version": "2.0", "routeKey": "$default", "rawPath": path, "rawQueryString": query, "headers": headers,
+        "requestContext": {
+            "accountId": "anonymous", "apiId": url_id, "domainName": f"{url_id}.lambda-url.{region}.on.aws",
+            "domainPrefix": url_id, "requestId": str(uuid.uuid4()), "routeKey": "$default", "stage": "$default",
+            "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)), "timeEpoch": int(now * 1000),
+            "http": {"method": environ.get("REQUEST_METHOD", "GET"), "path": path, "protocol": "HTTP/1.1",
+                     "sourceIp": environ.get("REMOTE_ADDR", "127.0.0.1"), "userAgent": headers.get("user-agent", "")},
+        },
+        "isBase64Encoded": encoded,
+    }
+    if query:
+        event["queryStringParameters"] = {k: ",".join(v) for k, v in parse_qs(query).items()}
+    if body:
+        event["body"] = text
+    return event
+
+
+def function_url_response(payload: str) -> tuple[int, dict[str, str], bytes]:
+    """The function's answer as HTTP: a dict with `statusCode` is a response; anything else is a 200 JSON body."""
+    try:
+        result = json.loads(payload) if payload else None
+    except ValueError:
+        result = payload
+    if isinstance(result, dict) and "statusCode" in result:
+        headers = {str(k): str(v) for k, v in (result.get("headers") or {}).items()}
+        body = result.get("body") or ""
+        data = base64.b64decode(body) if result.get("isBase64Encoded") else str(body).encode()
+        headers.setdefault("Content-Type", "application/json")
+        return int(result["statusCode"]), headers, data
+    return 200, {"Content-Type": "application/json"}, json.dumps(result).encode()
+
+
+def _respond(start_response: Any, status: int, headers: dict[str, str], data: bytes) -> list[bytes]:
+    from http import HTTPStatus
+
+    try:
+        phrase = HTTPStatus(status).phrase
+    except ValueError:
+        phrase = "Unknown"
+    start_response(f"{status} {phrase}", [*headers.items(), ("Content-Length", str(len(data)))])
+    return [data]

@@ -25,6 +25,8 @@ class PollState(_Model):
     wait_seconds: int = Field(10, ge=1)
     polls: int = Field(0, ge=0)
     started_at: str
+    #: completion_webhook: checks that AssemblyAI's webhook triggered (the others followed a full wait)
+    callbacks: int = Field(0, ge=0)
 
 
 class SlotState(_Model):
@@ -83,6 +85,48 @@ class ErrorInfo(_Model):
     Cause: str | None = None
 
 
+class CallbackOutcome(_Model):
+    """completion_webhook: what ended the WaitForTranscript callback task (ResultPath `$.callback`): the
+    SendTaskSuccess output `{"source": "webhook", "status"}`, or the Catch's `{"Error": "States.Timeout", ...}`."""
+
+    source: Literal["webhook"] | None = None
+    status: str | None = None
+    Error: str | None = None
+
+    @property
+    def woken_by_webhook(self) -> bool:
+        return self.source == "webhook"
+
+
+class AwaitTranscriptRequest(_Model):
+    """The WaitForTranscript callback task's payload (await_transcript)."""
+
+    task_token: str = Field(min_length=1)
+    call_id: str = Field(min_length=1)
+    transcript_id: str = Field(min_length=1)
+
+
+class AwaitTranscriptResult(_Model):
+    call_id: str
+    transcript_id: str
+    #: registered: waits for the webhook; woken: the webhook had come first, the task was completed at once
+    outcome: Literal["registered", "woken"]
+
+
+class TranscriptNotification(_Model):
+    """AssemblyAI's webhook body (contract 2.9): `{"transcript_id", "status"}`; other types are ignored."""
+
+    transcript_id: str = Field(min_length=1)
+    status: str = Field(min_length=1)
+
+
+class WebhookResult(_Model):
+    status_code: int
+    outcome: Literal["unauthorized", "bad_request", "ignored", "recorded", "delivered", "stale_token"]
+    transcript_id: str | None = None
+    reason: str | None = None
+
+
 class CallState(_Model):
     """The whole execution state; each task reads it and returns only its own part."""
 
@@ -95,6 +139,7 @@ class CallState(_Model):
     transcript: TranscriptSummary | None = None
     analyses: list[AnalysisRef] | None = None
     error: ErrorInfo | None = None
+    callback: CallbackOutcome | None = None  # completion_webhook only
 
     @model_validator(mode="after")
     def _transcript_id_from_slot(self) -> CallState:

@@ -144,6 +144,40 @@ class DeadLettersSettings(TableSettings, ProfilesSettings, TopicSettings, Limits
     STATE_MACHINE_ARN: str = Field(min_length=1)
 
 
+class CompletionWebhookSettings(BaseSettings):
+    """submit_transcription's extra env with completion_webhook=true (both unset = off: polling only)."""
+
+    WEBHOOK_URL: str | None = None
+    WEBHOOK_SECRET_ARN: str | None = None
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.WEBHOOK_URL and self.WEBHOOK_SECRET_ARN)
+
+
+class CallbackSettings(BaseSettings):
+    """The task-token items of completion_webhook live in the limits table (pk CALLBACK#<transcript_id>)."""
+
+    LIMITS_TABLE: str = Field(min_length=1)
+    #: an item lives this long (+ 1 h): no execution waits for a transcript longer than that
+    TRANSCRIPTION_TIMEOUT_SECONDS: int = Field(4 * 3600, ge=60)
+
+
+class AwaitTranscriptSettings(CallbackSettings):
+    pass
+
+
+class TranscriptWebhookSettings(CallbackSettings):
+    WEBHOOK_SECRET_ARN: str = Field(min_length=1)
+
+
+#: completion_webhook=true only: the extra handlers and their settings (tests/infra cross-check them as well)
+COMPLETION_WEBHOOK_HANDLER_SETTINGS: dict[str, type[BaseSettings]] = {
+    "await_transcript": AwaitTranscriptSettings,
+    "transcript_webhook": TranscriptWebhookSettings,
+}
+
+
 #: handler name -> settings model (tests/infra cross-check env vars against these fields)
 HANDLER_SETTINGS: dict[str, type[BaseSettings]] = {
     "start_call": StartCallSettings,

@@ -85,6 +85,19 @@ def llm_rate_limiter(table_name: str):
 
 
 @functools.cache
+def callback_registry(table_name: str):
+    from call_analytics.adapters.callbacks import CallbackRegistry
+
+    return CallbackRegistry(table_name, boto_client("dynamodb"), boto_client("stepfunctions"))
+
+
+def webhook_secret(secret_arn: str) -> str:
+    from call_analytics.adapters.secrets import load_webhook_secret
+
+    return load_webhook_secret(secret_arn)  # Powertools caches it (300 s)
+
+
+@functools.cache
 def idempotency_store(table_name: str):
     from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
@@ -94,7 +107,7 @@ def idempotency_store(table_name: str):
 def reset() -> None:
     """Forget every cached client (tests: after entering/leaving a moto mock)."""
     for factory in (boto_client, calls_table, results_store, notifier, workflow, profile_loader, assemblyai_client,
-                    idempotency_store, transcription_semaphore, llm_rate_limiter):
+                    idempotency_store, transcription_semaphore, llm_rate_limiter, callback_registry):
         clear = getattr(factory, "cache_clear", None)  # a test may have replaced the factory
         if clear:
             clear()

@@ -40,3 +40,20 @@ def load_api_key(secret_arn: str) -> str:
             raise PermanentError(f"cannot read the AssemblyAI secret: {text[:300]}") from None
         raise TransientError(f"cannot read the AssemblyAI secret: {text[:300]}") from None
     return api_key_from_secret_string(secret if isinstance(secret, str) else secret.decode())
+
+
+def load_webhook_secret(secret_arn: str) -> str:
+    """completion_webhook: the shared secret AssemblyAI sends back in the webhook's auth header (raw string)."""
+    from aws_lambda_powertools.utilities.parameters import get_secret
+    from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
+
+    from call_analytics.errors import TransientError
+
+    try:
+        secret = get_secret(secret_arn, max_age=SECRET_MAX_AGE_SECONDS)
+    except GetParameterError as exc:
+        raise TransientError(f"cannot read the webhook secret: {str(exc)[:300]}") from None
+    value = (secret if isinstance(secret, str) else secret.decode()).strip()
+    if not value:
+        raise PermanentError("the webhook secret is empty")
+    return value

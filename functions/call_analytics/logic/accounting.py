@@ -28,7 +28,9 @@ def workflow_stats(state: CallState, *, failed: bool = False) -> dict[str, int]:
     SlotAcquired? (+ WaitForSlot when not granted); TranscriptSubmitted + StartPolling (2); per poll
     WaitForTranscript + CheckTranscript + TranscriptReady? (3); FetchTranscript + HasSpeech? (2); RunAnalyses (1)
     and per item (RunAnalysis + AnalysisThrottled?) per run + WaitForLlmQuota per wait + AnalysisDone, or
-    NoAnalyses (1); FinalizeCall (1). A failed call counts what its state still shows + RecordFailure + CallFailed."""
+    NoAnalyses (1); FinalizeCall (1). A failed call counts what its state still shows + RecordFailure + CallFailed.
+    `callbacks` (completion_webhook): the polls that AssemblyAI's webhook triggered before the wait ran out
+    (WaitForTranscript is then a callback task: still one transition per poll)."""
     slot_attempts = state.slot.attempts if state.slot else 0
     polls = state.poll.polls if state.poll else 0
     analyses = state.analyses or []
@@ -48,7 +50,8 @@ def workflow_stats(state: CallState, *, failed: bool = False) -> dict[str, int]:
             transitions += 1
     transitions += 2 if failed else 1
     return {"slot_attempts": slot_attempts, "slot_waited_seconds": state.slot.waited_seconds if state.slot else 0,
-            "polls": polls, "llm_requests": requests, "llm_quota_waits": waits,
+            "polls": polls, "callbacks": state.poll.callbacks if state.poll else 0, "llm_requests": requests,
+            "llm_quota_waits": waits,
             "llm_quota_waited_seconds": sum(a.waited_seconds for a in analyses), "state_transitions": transitions}
 
 

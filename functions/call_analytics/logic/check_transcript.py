@@ -84,7 +84,10 @@ def check_transcript(
     metrics.add_metric(name="TranscriptPolls", unit=MetricUnit.Count, value=1)
     if status == "completed":
         metrics.add_metric(name="TranscriptionSeconds", unit=MetricUnit.Seconds, value=max(0.0, elapsed))
-    logger.info("transcript polled", extra={"status": status, "polls": polls, "elapsed_seconds": round(elapsed)})
+    woken = state.callback is not None and state.callback.woken_by_webhook  # completion_webhook
+    callbacks = previous.callbacks + (1 if woken else 0)
+    logger.info("transcript polled", extra={"status": status, "polls": polls, "elapsed_seconds": round(elapsed),
+                                            "woken_by_webhook": woken})
     return PollState(status=status, wait_seconds=next_wait_seconds(polls, settings), polls=polls,
-                     started_at=previous.started_at)
+                     started_at=previous.started_at, callbacks=callbacks)
 

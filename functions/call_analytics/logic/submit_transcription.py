@@ -45,6 +45,8 @@ class SubmitDeps:
     semaphore: Any  # TranscriptionSemaphore
     now: Callable[[], datetime] = field(default=utc_now)
     jitter: Callable[[], float] = field(default=random.random)
+    #: completion_webhook: the webhook_url + auth header fields of the request (None = polling only)
+    webhook: Callable[[], dict[str, str]] | None = None
 
 
 def slot_wait_seconds(attempts: int, settings: SubmitTranscriptionSettings, jitter: Callable[[], float]) -> int:
@@ -109,6 +111,8 @@ def _submit(state: CallState, record: dict[str, Any], deps: SubmitDeps) -> tuple
     channels = channels_from_metadata(head["metadata"]) or channels_from_header(header)
     duration, how = estimate_duration(header, head["size"])
     params = transcript_params(profile, audio_url=_audio_url(recording, head, deps), channels=channels)
+    if deps.webhook is not None:
+        params.update(deps.webhook())
     transcript = deps.aai.submit_transcript(params)
     transcript_id = transcript["id"]
     deps.calls.set_status(
