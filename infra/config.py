@@ -28,6 +28,8 @@ LOG_RETENTION_DAYS = (
     1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
 )
 
+MAX_LLM_REQUESTS_PER_MINUTE = 100000
+
 _PROFILE_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 _STACK_RE = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,127}$")
 _SUFFIX_RE = re.compile(r"^\.[A-Za-z0-9]{1,10}$")
@@ -67,8 +69,9 @@ class StackConfig(BaseModel):
     slot_wait_max_seconds: int = Field(60, ge=1, le=3600)
     #: total wait for a slot before the call fails with SlotWaitExceeded
     slot_wait_budget_seconds: int = Field(24 * 3600, ge=60, le=7 * 24 * 3600)
-    #: LLM Gateway requests per model per minute, shared by all executions (paid plans: 30)
-    llm_requests_per_minute: int = Field(30, ge=1, le=100000)
+    #: LLM Gateway requests per model per minute, shared by all executions (paid plans: 30): an int for every
+    #: model, or a map model -> int with an optional "*" for the unnamed ones (without "*" they get 30)
+    llm_requests_per_minute: int | dict[str, int] = 30
     #: total wait for LLM quota per analysis before the call fails with AnalysisBudgetExhausted
     analysis_wait_budget_seconds: int = Field(3600, ge=60, le=7 * 24 * 3600)
     #: hard limit of one execution; default = slot budget + transcription timeout + analysis budget + 1 h
@@ -147,6 +150,18 @@ class StackConfig(BaseModel):
             raise ValueError(f"{value!r} is not an http(s) URL")
         return value.rstrip("/")
 
+    @field_validator("llm_requests_per_minute", mode="before")
+    @classmethod
+    def _llm_limits(cls, value: Any) -> Any:
+        """Mirrors RunAnalysisSettings.LLM_REQUESTS_PER_MINUTE (tests/infra cross-check the rendered env var)."""
+        if isinstance(value, dict):
+            if not value:
+                raise ValueError("the per-model map is empty (give an integer or at least one model)")
+            return {_model_name(model): _llm_limit(limit, f"model {model!r}") for model, limit in value.items()}
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"{value!r} is neither an integer nor a map of model -> integer")
+        return _llm_limit(value, "limit")
+
     @field_validator("log_retention_days")
     @classmethod
     def _retention(cls, value: int) -> int:
@@ -194,6 +209,20 @@ class StackConfig(BaseModel):
         return self.execution_timeout_seconds or (
             self.slot_wait_budget_seconds + self.transcription_timeout_seconds + self.analysis_wait_budget_seconds
             + 3600)
+
+
+def _llm_limit(value: Any, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{where}: {value!r} is not an integer")
+    if not 1 <= value <= MAX_LLM_REQUESTS_PER_MINUTE:
+        raise ValueError(f"{where}: {value} is not between 1 and {MAX_LLM_REQUESTS_PER_MINUTE}")
+    return value
+
+
+def _model_name(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"{value!r} is not a model name")
+    return value.strip()
 
 
 def read_cdk_json_context(path: Path = CDK_JSON) -> dict[str, Any]:

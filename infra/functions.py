@@ -3,6 +3,7 @@ least privilege through grant_*."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 from aws_cdk import Duration, RemovalPolicy, Stack
@@ -45,6 +46,12 @@ START_CALL_ASYNC_RETRIES = 2
 START_CALL_MAX_EVENT_AGE = Duration.hours(6)
 #: dead_letters reads small batches: each message is a few DynamoDB calls and at most one SNS publish per call
 DEAD_LETTERS_BATCH_SIZE = 5
+
+
+def llm_requests_per_minute_env(config: StackConfig) -> str:
+    """LLM_REQUESTS_PER_MINUTE: `30` for one limit, the map's JSON (`{"*":30,"gpt-4.1":60}`) for per-model ones."""
+    value = config.llm_requests_per_minute
+    return str(value) if isinstance(value, int) else json.dumps(value, sort_keys=True, separators=(",", ":"))
 
 
 @dataclass(frozen=True)
@@ -104,7 +111,7 @@ class Functions(Construct):
             "TRANSCRIPTION_CONCURRENCY": str(config.transcription_concurrency),
             "SLOT_WAIT_MAX_SECONDS": str(config.slot_wait_max_seconds),
             "SLOT_WAIT_BUDGET_SECONDS": str(config.slot_wait_budget_seconds),
-            "LLM_REQUESTS_PER_MINUTE": str(config.llm_requests_per_minute),
+            "LLM_REQUESTS_PER_MINUTE": llm_requests_per_minute_env(config),
             "ANALYSIS_WAIT_BUDGET_SECONDS": str(config.analysis_wait_budget_seconds),
             "POLL_MAX_SECONDS": str(config.poll_max_seconds),
             "POLL_BACKOFF": str(config.poll_backoff),

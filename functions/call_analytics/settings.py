@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import os
 from typing import Literal, TypeVar
 
@@ -25,6 +26,48 @@ class BaseSettings(BaseModel):
     @classmethod
     def _upper(cls, value: str) -> str:
         return value.upper() if isinstance(value, str) else value
+
+
+#: LLM Gateway requests per model per 60 s window when nothing else is configured (the paid plans' limit)
+DEFAULT_LLM_REQUESTS_PER_MINUTE = 30
+MAX_LLM_REQUESTS_PER_MINUTE = 100000
+#: the key of a per-model LLM_REQUESTS_PER_MINUTE map that covers every model the map does not name
+ANY_MODEL = "*"
+
+
+def _request_limit(value: object, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{where}: {value!r} is not an integer")
+    if not 1 <= value <= MAX_LLM_REQUESTS_PER_MINUTE:
+        raise ValueError(f"{where}: {value} is not between 1 and {MAX_LLM_REQUESTS_PER_MINUTE}")
+    return value
+
+
+def parse_llm_requests_per_minute(value: object) -> int | dict[str, int]:
+    """An int (every model) or a map model -> int with an optional "*" for the models it does not name;
+    from the environment as `30` or the map's JSON (`{"gpt-4.1": 60, "*": 30}`)."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("{"):
+            try:
+                value = json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"not valid JSON ({exc.msg})") from None
+        else:
+            try:
+                value = int(text)
+            except ValueError:
+                raise ValueError(f"{value!r} is neither an integer nor a JSON object of model -> integer") from None
+    if isinstance(value, dict):
+        if not value:
+            raise ValueError("the per-model map is empty (give an integer or at least one model)")
+        limits: dict[str, int] = {}
+        for model, limit in value.items():
+            if not isinstance(model, str) or not model.strip():
+                raise ValueError(f"{model!r} is not a model name")
+            limits[model.strip()] = _request_limit(limit, f"model {model.strip()!r}")
+        return limits
+    return _request_limit(value, "limit")
 
 
 def _prefix(value: str) -> str:
@@ -116,8 +159,10 @@ class RunAnalysisSettings(TableSettings, ProfilesSettings, LimitsSettings):
     ASSEMBLYAI_SECRET_ARN: str = Field(min_length=1)
     ASSEMBLYAI_LLM_BASE_URL: str = DEFAULT_LLM_BASE_URL
     LIMITS_TABLE: str = Field(min_length=1)
-    #: LLM Gateway requests per model per 60 s window, shared by every execution (paid plans: 30)
-    LLM_REQUESTS_PER_MINUTE: int = Field(30, ge=1, le=100000)
+    #: LLM Gateway requests per model per 60 s window, shared by every execution (paid plans: 30). An int applies
+    #: to every model; a map (JSON in the env) gives each model its own: {"gpt-4.1": 60, "*": 30}. A model the map
+    #: does not name gets "*", without "*" DEFAULT_LLM_REQUESTS_PER_MINUTE (30). See llm_requests_per_minute().
+    LLM_REQUESTS_PER_MINUTE: int | dict[str, int] = DEFAULT_LLM_REQUESTS_PER_MINUTE
     #: one analysis gives up (AnalysisBudgetExhausted -> FAILED call) after waiting this long in total for quota
     ANALYSIS_WAIT_BUDGET_SECONDS: int = Field(3600, ge=60, le=7 * 24 * 3600)
 
@@ -125,6 +170,16 @@ class RunAnalysisSettings(TableSettings, ProfilesSettings, LimitsSettings):
     @classmethod
     def _strip_slash(cls, value: str) -> str:
         return value.rstrip("/")
+
+    _parse_llm_limits = field_validator("LLM_REQUESTS_PER_MINUTE", mode="before")(
+        lambda cls, v: parse_llm_requests_per_minute(v))
+
+    def llm_requests_per_minute(self, model: str) -> int:
+        """The request limit of `model`'s 60 s window."""
+        limits = self.LLM_REQUESTS_PER_MINUTE
+        if isinstance(limits, int):
+            return limits
+        return limits.get(model, limits.get(ANY_MODEL, DEFAULT_LLM_REQUESTS_PER_MINUTE))
 
 
 class FinalizeCallSettings(TableSettings, ResultsSettings, TopicSettings):

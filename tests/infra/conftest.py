@@ -34,7 +34,7 @@ ALT_CONTEXT = {
     "transcription_timeout_seconds": 600,
     "analysis_max_concurrency": 2,
     "transcription_concurrency": 200,
-    "llm_requests_per_minute": 28,
+    "llm_requests_per_minute": {"claude-sonnet-4-5-20250929": 28, "*": 20},  # per model; the default is one int
     "slot_wait_budget_seconds": 7200,
     "analysis_wait_budget_seconds": 900,
     "log_retention_days": 7,

@@ -61,6 +61,15 @@ def test_limit_parameters_are_read_from_context():
         200, 28, 3600, 600, 30, 0.25)
 
 
+@pytest.mark.parametrize("value, parsed", [
+    ("28", 28),  # -c llm_requests_per_minute=28
+    ('{"gpt-4.1": 60, "*": 30}', {"gpt-4.1": 60, "*": 30}),  # -c llm_requests_per_minute='{...}'
+    ({"claude-sonnet-4-5-20250929": 30, " gpt-4.1 ": 60}, {"claude-sonnet-4-5-20250929": 30, "gpt-4.1": 60}),
+])
+def test_llm_requests_per_minute_is_an_int_or_a_per_model_map(value, parsed):
+    assert load_config({"llm_requests_per_minute": value}).llm_requests_per_minute == parsed
+
+
 @pytest.mark.parametrize("context,fragment", [
     ({"assemblyai_region": "ap"}, "assemblyai_region"),
     ({"recordings_prefix": "results/"}, "reserved prefix"),
@@ -74,6 +83,11 @@ def test_limit_parameters_are_read_from_context():
      "slot_wait_budget_seconds"),
     ({"transcription_concurrency": 0}, "transcription_concurrency"),
     ({"llm_requests_per_minute": 0}, "llm_requests_per_minute"),
+    ({"llm_requests_per_minute": "lots"}, "neither an integer nor a map"),
+    ({"llm_requests_per_minute": {}}, "map is empty"),
+    ({"llm_requests_per_minute": {"gpt-4.1": 0}}, "model 'gpt-4.1': 0 is not between 1 and 100000"),
+    ({"llm_requests_per_minute": '{"gpt-4.1": "60"}'}, "model 'gpt-4.1': '60' is not an integer"),
+    ({"llm_requests_per_minute": {"": 5}}, "is not a model name"),
     ({"analysis_wait_budget_seconds": 10}, "analysis_wait_budget_seconds"),
     ({"log_retention_days": 31}, "log_retention_days"),
     ({"analysis_max_concurrency": 0}, "analysis_max_concurrency"),

@@ -87,7 +87,21 @@ def test_env_values_follow_the_config(synth, alt_synth):
             alt_start["POWERTOOLS_LOG_LEVEL"]) == ("upload", "sales", "900", "DEBUG")
     assert env_of(alt_synth, "check_transcript")["POLL_BACKOFF"] == "2.0"
     assert (alt_submit["TRANSCRIPTION_CONCURRENCY"], env_of(alt_synth, "run_analysis")["LLM_REQUESTS_PER_MINUTE"]) == (
-        "200", "28")
+        "200", '{"*":20,"claude-sonnet-4-5-20250929":28}')
+
+
+def test_per_model_llm_limits_render_as_json_the_settings_model_reads(synth, alt_synth):
+    # GIVEN llm_requests_per_minute as an int (default) and as a per-model map (alt) WHEN run_analysis loads its env
+    def loaded(s):
+        env = {k: (v if isinstance(v, str) else f"resolved-{k.lower()}") for k, v in env_of(s, "run_analysis").items()}
+        return settings.RunAnalysisSettings.model_validate(env)
+
+    default, alt = loaded(synth), loaded(alt_synth)
+    # THEN each model gets the configured limit: the map's own, else its "*"
+    assert default.LLM_REQUESTS_PER_MINUTE == 30 and default.llm_requests_per_minute("gpt-4.1") == 30
+    assert alt.LLM_REQUESTS_PER_MINUTE == {"claude-sonnet-4-5-20250929": 28, "*": 20}
+    assert (alt.llm_requests_per_minute("claude-sonnet-4-5-20250929"), alt.llm_requests_per_minute("gpt-4.1")) == (
+        28, 20)
 
 
 def test_no_secret_material_in_env_or_template(synth):

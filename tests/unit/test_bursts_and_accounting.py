@@ -166,6 +166,44 @@ def test_full_primary_window_spills_over_to_the_fallback_model(aws, call, fake_a
     assert item["model"] == FALLBACK and item["requests"] == 1
 
 
+def test_each_model_has_its_own_limit_and_the_lower_limit_primary_spills_over(aws, call, fake_aai, lambda_context,
+                                                                             monkeypatch):
+    prepare_transcript(aws)
+    monkeypatch.setenv("LLM_REQUESTS_PER_MINUTE", json.dumps({PRIMARY: 2, FALLBACK: 5}))
+    limiter = frozen_limiter(aws)
+    fill_window(aws, PRIMARY, limit=2)  # full at its own limit of 2 (the old shared 30 would still have room)
+    assert [limiter.try_acquire(FALLBACK, 5) for _ in range(3)] == [True] * 3  # over 2, under its own 5
+    fake_aai.chat_answers = [chat_response(GOOD_ACTIONS, model=FALLBACK)]
+    task = {"call_id": CALL_ID, "profile": "default", "analysis": "action_items"}
+    ref = handler("run_analysis")(task, lambda_context)
+    assert ref["status"] == "done" and ref["valid"] is True
+    [request] = fake_aai.chat_requests
+    assert request["model"] == FALLBACK and "fallbacks" not in request
+    assert (limiter.used(PRIMARY), limiter.used(FALLBACK)) == (2, 4)
+    # the fallback's window fills at 5: both full -> throttled, the reason names each model's limit
+    assert limiter.try_acquire(FALLBACK, 5) and not limiter.try_acquire(FALLBACK, 5)
+    throttled = handler("run_analysis")(task, lambda_context)
+    assert throttled["status"] == "throttled" and len(fake_aai.chat_requests) == 1
+    assert f"{PRIMARY} (2/min), {FALLBACK} (5/min)" in throttled["reason"]
+
+
+def test_a_model_missing_from_the_map_gets_the_star_limit(aws, call, fake_aai, lambda_context, monkeypatch):
+    prepare_transcript(aws)
+    monkeypatch.setenv("LLM_REQUESTS_PER_MINUTE", json.dumps({PRIMARY: 40, "*": 3}))
+    limiter = frozen_limiter(aws)
+    fill_window(aws, PRIMARY)  # 30 requests: full under the default, not under its own 40
+    fake_aai.chat_answers = [GOOD_ACTIONS]
+    task = {"call_id": CALL_ID, "profile": "default", "analysis": "action_items"}
+    assert handler("run_analysis")(task, lambda_context)["status"] == "done"
+    assert fake_aai.chat_requests[-1]["model"] == PRIMARY and limiter.used(PRIMARY) == 31
+    # primary full at 40 -> the fallback (not in the map: "*" = 3); a 429 closes its window at its own limit
+    fill_window(aws, PRIMARY, limit=40)
+    fake_aai.chat_answers = [ThrottledError("LLM gateway rate limited (HTTP 429)", retry_after=5)]
+    throttled = handler("run_analysis")(task, lambda_context)
+    assert throttled["status"] == "throttled" and fake_aai.chat_requests[-1]["model"] == FALLBACK
+    assert limiter.used(FALLBACK) == 3 and limiter.try_acquire(FALLBACK, 3) is False
+
+
 def test_no_quota_anywhere_answers_throttled_then_the_loop_finishes(aws, call, fake_aai, lambda_context):
     prepare_transcript(aws)
     fill_window(aws, PRIMARY)

@@ -15,6 +15,7 @@ from call_analytics.recordings import (
 from call_analytics.settings import (
     HANDLER_SETTINGS,
     CheckTranscriptSettings,
+    RunAnalysisSettings,
     SettingsError,
     StartCallSettings,
     load_settings,
@@ -93,6 +94,51 @@ def test_start_call_settings_list_missing_vars_and_normalise_prefixes(monkeypatc
         "CALLS_TABLE": "c", "IDEMPOTENCY_TABLE": "i", "RECORDINGS_BUCKET": "b", "STATE_MACHINE_ARN": "s",
         "RESULTS_TOPIC_ARN": "t", "ASSEMBLYAI_SECRET_ARN": "a", "RESULTS_PREFIX": "results", "PROFILES_PREFIX": "/p/"})
     assert settings.RESULTS_PREFIX == "results/" and settings.PROFILES_PREFIX == "p/"
+
+
+RUN_ANALYSIS_ENV = {"CALLS_TABLE": "c", "LIMITS_TABLE": "l", "RECORDINGS_BUCKET": "b", "ASSEMBLYAI_SECRET_ARN": "a"}
+
+
+@pytest.mark.parametrize("raw, parsed, limits", [
+    (None, 30, {"m-a": 30, "m-b": 30}),  # unset: the paid plans' 30 for every model
+    ("12", 12, {"m-a": 12, "m-b": 12}),  # an int: the same limit for every model (as before)
+    (' {"m-a": 5, "m-b": 60} ', {"m-a": 5, "m-b": 60}, {"m-a": 5, "m-b": 60, "m-c": 30}),  # unnamed: 30
+    ('{"m-a": 5, "*": 8}', {"m-a": 5, "*": 8}, {"m-a": 5, "m-b": 8, "m-c": 8}),  # unnamed: "*"
+])
+def test_llm_requests_per_minute_is_an_int_or_a_per_model_map(monkeypatch, raw, parsed, limits):
+    for name, value in RUN_ANALYSIS_ENV.items():
+        monkeypatch.setenv(name, value)
+    if raw is None:
+        monkeypatch.delenv("LLM_REQUESTS_PER_MINUTE", raising=False)
+    else:
+        monkeypatch.setenv("LLM_REQUESTS_PER_MINUTE", raw)
+    load_settings.cache_clear()
+    settings = load_settings(RunAnalysisSettings)
+    assert settings.LLM_REQUESTS_PER_MINUTE == parsed
+    assert {model: settings.llm_requests_per_minute(model) for model in limits} == limits
+
+
+@pytest.mark.parametrize("raw, fragment", [
+    ("0", "0 is not between 1 and 100000"),
+    ("many", "neither an integer nor a JSON object"),
+    ("{}", "map is empty"),
+    ('{"m-a": 0}', "model 'm-a': 0 is not between"),
+    ('{"m-a": 100001}', "model 'm-a': 100001 is not between"),
+    ('{"m-a": "5"}', "model 'm-a': '5' is not an integer"),
+    ('{"m-a": true}', "model 'm-a': True is not an integer"),
+    ('{"m-a": 5.5}', "model 'm-a': 5.5 is not an integer"),
+    ('{" ": 5}', "is not a model name"),
+    ('{"m-a": 5', "not valid JSON"),
+    ("[5]", "neither an integer nor a JSON object"),
+])
+def test_invalid_llm_requests_per_minute_fails_at_settings_load(monkeypatch, raw, fragment):
+    for name, value in RUN_ANALYSIS_ENV.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("LLM_REQUESTS_PER_MINUTE", raw)
+    load_settings.cache_clear()
+    with pytest.raises(SettingsError, match="LLM_REQUESTS_PER_MINUTE") as info:
+        load_settings(RunAnalysisSettings)
+    assert fragment in str(info.value)
 
 
 def test_every_handler_has_the_contract_env_vars():

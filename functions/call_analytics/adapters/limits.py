@@ -6,7 +6,8 @@ Items (docs/data-model.md):
   Acquire = `SET holders.<call_id> ADD count 1` if the call holds no slot yet and `count < limit`;
   release = `REMOVE holders.<call_id> ADD count -1` if it holds one. Both are idempotent per call id.
 * `pk = RATE#<model>`, `sk = <window start, epoch seconds>`: `count` of requests sent in that fixed 60 s
-  window; `ADD count 1` if `count < limit`. Items expire through TTL a few minutes after their window.
+  window; `ADD count 1` if `count < limit`, `limit` being that model's (the caller passes it per request).
+  Items expire through TTL a few minutes after their window.
 """
 
 from __future__ import annotations
@@ -141,11 +142,12 @@ class _MissingDocument(Exception):
 
 
 class LlmRateLimiter:
-    """Fixed 60 s windows per model, shared by every execution through conditional ADDs.
+    """Fixed 60 s windows per model, shared by every execution through conditional ADDs. Each call names the
+    model and its limit (models can have different ones: LLM_REQUESTS_PER_MINUTE may be a per-model map).
 
     Chosen over a token bucket because one conditional `ADD` per request is the whole algorithm (no
     read-modify-write, no clock agreement beyond the window number). The price: up to 2x the limit can
-    land within 60 s across a window boundary; set LLM_REQUESTS_PER_MINUTE a little under the plan's limit
+    land within 60 s across a window boundary; set a model's limit a little under the plan's limit
     if that matters, and a 429 that still gets through is handled by `mark_full` + the throttle loop.
     """
 

@@ -1,8 +1,9 @@
 """run_analysis: one Map item -> LLM request(s) with validation and one repair -> S3 result + DynamoDB item.
 
 Every gateway request first takes a place in a per-model 60 s window shared by all executions (the limits
-table, LLM_REQUESTS_PER_MINUTE). The primary model's window full -> the profile's fallback models whose
-windows have room (the request is sent with that model as primary); all full, or the gateway still answers
+table; each model's limit from LLM_REQUESTS_PER_MINUTE, an int or a per-model map). The primary model's window
+full -> the profile's fallback models whose windows have room under their own limits (the request is sent with
+that model as primary); all full, or the gateway still answers
 429 after the client's retries -> the item answers {"status": "throttled", "wait_seconds"} and the Map item
 waits (WaitForLlmQuota) and runs again, until ANALYSIS_WAIT_BUDGET_SECONDS is spent (AnalysisBudgetExhausted).
 A job interrupted between its first request and its repair starts over after the wait; the tokens it spent
@@ -57,11 +58,13 @@ def spill_to(request: dict[str, Any], model: str) -> dict[str, Any]:
 
 
 class RateLimitedGateway:
-    """`call_llm` for run_job: one place in some model's window before each request; 429 -> QuotaUnavailable."""
+    """`call_llm` for run_job: one place in some model's window before each request; 429 -> QuotaUnavailable.
+    `limit` is the requests/min of every model, or a function model -> its requests/min."""
 
-    def __init__(self, send: Callable[[dict[str, Any]], dict[str, Any]], limiter: Any | None, limit: int, *,
-                 jitter: Callable[[], float] = random.random):
-        self.send, self.limiter, self.limit, self.jitter = send, limiter, limit, jitter
+    def __init__(self, send: Callable[[dict[str, Any]], dict[str, Any]], limiter: Any | None,
+                 limit: int | Callable[[str], int], *, jitter: Callable[[], float] = random.random):
+        self.send, self.limiter, self.jitter = send, limiter, jitter
+        self.limit_of: Callable[[str], int] = limit if callable(limit) else (lambda model: limit)
         self.requests = 0
         self.usage = {key: 0 for key in ("prompt_tokens", "completion_tokens", "total_tokens")}
         self.spilled_to: list[str] = []
@@ -73,11 +76,11 @@ class RateLimitedGateway:
         model = request["model"]
         if self.limiter is not None:
             chain = [model, *(f["model"] for f in request.get("fallbacks") or [])]
-            model = next((m for m in chain if self.limiter.try_acquire(m, self.limit)), None)
+            model = next((m for m in chain if self.limiter.try_acquire(m, self.limit_of(m))), None)
             if model is None:
                 wait = self.limiter.seconds_to_next_window() + self._spread()
-                raise QuotaUnavailable(wait, f"LLM request windows full for {', '.join(chain)} "
-                                             f"({self.limit} requests/min per model)")
+                full = ", ".join(f"{m} ({self.limit_of(m)}/min)" for m in chain)
+                raise QuotaUnavailable(wait, f"LLM request windows full for {full}")
             if model != request["model"]:
                 self.spilled_to.append(model)
                 request = spill_to(request, model)
@@ -86,7 +89,7 @@ class RateLimitedGateway:
             response = self.send(request)
         except ThrottledError as exc:
             if self.limiter is not None:
-                self.limiter.mark_full(model, self.limit)
+                self.limiter.mark_full(model, self.limit_of(model))
             base = exc.retry_after if exc.retry_after else (
                 self.limiter.seconds_to_next_window() if self.limiter is not None else 60)
             raise QuotaUnavailable(max(1, math.ceil(base)) + self._spread(), str(exc)) from None
@@ -112,7 +115,7 @@ def run_analysis(
     transcript = store.get_json(bucket, result_key(prefix, call_id, "transcript.json"))
     rendering = _render(profile, transcript, store, bucket, prefix, call_id)
     job = build_job(task.analysis, profile, rendering, facts_for_validation(transcript))
-    gateway = RateLimitedGateway(aai.chat_completion, limiter, settings.LLM_REQUESTS_PER_MINUTE, jitter=jitter)
+    gateway = RateLimitedGateway(aai.chat_completion, limiter, settings.llm_requests_per_minute, jitter=jitter)
     try:
         outcome = run_job(job, gateway, repair_attempts=profile.llm.repair_attempts)
     except PermanentError as exc:
