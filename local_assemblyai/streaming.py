@@ -195,9 +195,13 @@ class StreamingSession:
         except SessionClose as exc:
             await self._close_with(exc)
         finally:
+            # Nothing of the session outlives run(), however it ended: a client close before Terminate
+            # must not leave LLM calls running (they would still hit the upstream for a closed socket).
             self.stopping = True
-            self.decoder_task.cancel()
-            await asyncio.gather(self.decoder_task, return_exceptions=True)
+            tasks = [self.decoder_task, *self.llm_tasks]
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _close_with(self, exc: SessionClose) -> None:
         self.on_event(f"ws_close_{exc.code}")

@@ -38,10 +38,13 @@ class FakeEngine:
 
 
 class SlowFinishServer:
-    """127.0.0.1 only; counts LLM calls started / cancelled / completed and finished sessions."""
+    """127.0.0.1 only; counts LLM calls started / cancelled / completed. `ended` maps the id of each
+    session whose run() has returned to the LLM calls still pending at that moment (tests run one
+    session at a time)."""
 
     def __init__(self) -> None:
-        self.started = self.cancelled = self.completed = self.sessions_done = 0
+        self.started = self.cancelled = self.completed = 0
+        self.ended: dict[str, int] = {}
         self.loop = asyncio.new_event_loop()
         self.runner: web.AppRunner | None = None
         ready = threading.Event()
@@ -79,7 +82,7 @@ class SlowFinishServer:
         try:
             await session.run()
         finally:
-            self.sessions_done += 1
+            self.ended[session.id] = self.started - self.completed - self.cancelled
         return ws
 
     @property
@@ -142,9 +145,9 @@ def test_pings_are_answered_while_the_session_finishes(slow_finish):
 
 def test_client_close_while_finishing_is_answered_and_ends_the_session(slow_finish):
     """A close frame during the finishing phase is answered at once; pending LLM calls are dropped."""
-    done_before = slow_finish.sessions_done
     with connect(slow_finish.url, close_timeout=LLM_DELAY * 2) as ws:
-        assert json.loads(ws.recv(timeout=5))["type"] == "Begin"
+        begin = json.loads(ws.recv(timeout=5))
+        assert begin["type"] == "Begin"
         speak(ws)
         ws.send(json.dumps({"type": "Terminate"}))
         wait_for(lambda: slow_finish.started > slow_finish.completed + slow_finish.cancelled, timeout=5)
@@ -153,9 +156,29 @@ def test_client_close_while_finishing_is_answered_and_ends_the_session(slow_fini
         took = time.monotonic() - t0
     assert ws.protocol.close_rcvd is not None and ws.protocol.close_rcvd.code == 1000
     assert took < LLM_DELAY / 2, f"close answered only after {took:.1f}s"
-    wait_for(lambda: slow_finish.sessions_done == done_before + 1, timeout=5)
-    wait_for(lambda: slow_finish.started == slow_finish.completed + slow_finish.cancelled, timeout=5)
+    # This session, by id: the server drops the TCP connection a loop iteration or two before run()
+    # returns, so a count of ended sessions read when a test starts can still miss the previous test's
+    # session. 5 s is far more than run() needs after the close (milliseconds) and well under aiohttp's
+    # 10 s close timeout, so a session left waiting in ws.close() would still fail here.
+    wait_for(lambda: begin["id"] in slow_finish.ended, timeout=5)
+    assert slow_finish.ended[begin["id"]] == 0, "LLM calls still pending when the session ended"
     assert slow_finish.cancelled >= 1
+
+
+def test_client_close_before_terminate_drops_pending_llm_calls(slow_finish):
+    """A client that closes mid-session (no Terminate) leaves no LLM call running after the session."""
+    cancelled_before = slow_finish.cancelled
+    with connect(slow_finish.url) as ws:
+        begin = json.loads(ws.recv(timeout=5))
+        assert begin["type"] == "Begin"
+        speak(ws)
+        ws.send(json.dumps({"type": "ForceEndpoint"}))
+        while not json.loads(ws.recv(timeout=5))["end_of_turn"]:
+            pass  # partial Turns
+        wait_for(lambda: slow_finish.started > slow_finish.completed + slow_finish.cancelled, timeout=5)
+    wait_for(lambda: begin["id"] in slow_finish.ended, timeout=5)  # bound: see the test above
+    assert slow_finish.ended[begin["id"]] == 0, "LLM calls still pending when the session ended"
+    assert slow_finish.cancelled == cancelled_before + 1
 
 
 def test_data_frames_after_terminate_are_ignored(slow_finish):
