@@ -92,6 +92,10 @@ class Errors:
     ANALYSIS_BUDGET_EXHAUSTED = "AnalysisBudgetExhausted"  # no LLM quota within the budget (caught -> RecordFailure)
     TIMEOUT = "States.Timeout"  # the callback wait ran out: poll (the backstop)
     LAMBDA_SERVICE = ("Lambda.ServiceException", "Lambda.TooManyRequestsException", "Lambda.SdkClientException")
+    # The function ran out of time (a slow-but-healthy API; the AssemblyAI client's deadline should prevent it):
+    # reported as `Sandbox.Timedout` (also by local_aws/lambda_runner.py); AWS documents `Lambda.Unknown` for
+    # unhandled function errors, timeouts included.
+    LAMBDA_TIMEOUT = ("Sandbox.Timedout", "Lambda.Unknown")
     ALL = "States.ALL"
 
 
@@ -111,6 +115,8 @@ class Output:
     DEAD_LETTERS_FUNCTION = "DeadLettersFunctionName"
     DEAD_LETTERS_DLQ = "DeadLettersDlqUrl"
     TRANSCRIPT_WEBHOOK_URL = "TranscriptWebhookUrl"  # only with completion_webhook=true
+    RECORDINGS_PREFIX = "RecordingsPrefix"  # the upload prefix that triggers processing (`recordings/`)
+    RECORDING_SUFFIXES = "RecordingSuffixes"  # comma-separated suffixes that trigger it (`.wav,.WAV,...`)
 
 
 class State:

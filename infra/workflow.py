@@ -24,11 +24,14 @@ TASK_TIMEOUT_MARGIN = Duration.seconds(30)
 
 
 def add_contract_retries(state: sfn.TaskStateBase | sfn.Map) -> None:
-    """Retry policy of the contract: ThrottledError long backoff with full jitter; transient + Lambda errors."""
+    """Retry policy of the contract: ThrottledError long backoff with full jitter; transient + Lambda errors;
+    a Lambda timeout (each attempt costs a whole function timeout) a few times, with a longer backoff."""
     state.add_retry(errors=[Errors.THROTTLED], interval=Duration.seconds(5), backoff_rate=2, max_attempts=6,
                     jitter_strategy=sfn.JitterType.FULL)
     state.add_retry(errors=[Errors.TRANSIENT, *Errors.LAMBDA_SERVICE], interval=Duration.seconds(2),
                     backoff_rate=2, max_attempts=4)
+    state.add_retry(errors=[*Errors.LAMBDA_TIMEOUT], interval=Duration.seconds(10), backoff_rate=2, max_attempts=2,
+                    jitter_strategy=sfn.JitterType.FULL)
 
 
 class Workflow(Construct):

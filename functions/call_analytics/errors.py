@@ -17,11 +17,13 @@ class ThrottledError(CallAnalyticsError):
 
 
 class TransientError(CallAnalyticsError):
-    """5xx, timeouts, connection errors: worth retrying later."""
+    """5xx, timeouts, connection errors, the invocation deadline: worth retrying later (`retry_after`: the
+    server's Retry-After, when it asked for a wait too long to sleep in the Lambda)."""
 
-    def __init__(self, message: str, *, status_code: int | None = None):
+    def __init__(self, message: str, *, status_code: int | None = None, retry_after: float | None = None):
         super().__init__(message)
         self.status_code = status_code
+        self.retry_after = retry_after
 
 
 class PermanentError(CallAnalyticsError):

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from typing import Any
 
 BOTO_CONNECT_TIMEOUT = 5
 BOTO_READ_TIMEOUT = 30
+#: an AssemblyAI call stops this long before the Lambda timeout (TransientError: Step Functions retries)
+LAMBDA_DEADLINE_MARGIN_SECONDS = 5.0
 
 
 @functools.cache
@@ -58,8 +61,16 @@ def profile_loader(bucket: str, prefix: str):
     return ProfileLoader(results_store(), bucket, prefix)
 
 
+def assemblyai_client(secret_arn: str, api_base_url: str | None = None, llm_base_url: str | None = None, *,
+                      deadline: Callable[[], float] | None = None):
+    """The container's AssemblyAI client (pooled Session), bound to this invocation's `deadline` when given
+    (seconds left, see lambda_deadline): no request or backoff sleep runs past it."""
+    client = _assemblyai_client(secret_arn, api_base_url, llm_base_url)
+    return client.with_deadline(deadline) if deadline is not None else client
+
+
 @functools.cache
-def assemblyai_client(secret_arn: str, api_base_url: str | None = None, llm_base_url: str | None = None):
+def _assemblyai_client(secret_arn: str, api_base_url: str | None, llm_base_url: str | None):
     from call_analytics.adapters.assemblyai import AssemblyAIClient
     from call_analytics.adapters.secrets import load_api_key
 
@@ -68,6 +79,15 @@ def assemblyai_client(secret_arn: str, api_base_url: str | None = None, llm_base
         api_base_url=api_base_url,
         llm_base_url=llm_base_url,
     )
+
+
+def lambda_deadline(context: Any, margin: float = LAMBDA_DEADLINE_MARGIN_SECONDS) -> Callable[[], float] | None:
+    """Seconds this invocation may still spend on calls: the Lambda's remaining time minus `margin` (to record
+    state and answer before the Lambda timeout). None without a Lambda context."""
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    if not callable(remaining):
+        return None
+    return lambda: remaining() / 1000.0 - margin
 
 
 @functools.cache
@@ -106,7 +126,7 @@ def idempotency_store(table_name: str):
 
 def reset() -> None:
     """Forget every cached client (tests: after entering/leaving a moto mock)."""
-    for factory in (boto_client, calls_table, results_store, notifier, workflow, profile_loader, assemblyai_client,
+    for factory in (boto_client, calls_table, results_store, notifier, workflow, profile_loader, _assemblyai_client,
                     idempotency_store, transcription_semaphore, llm_rate_limiter, callback_registry):
         clear = getattr(factory, "cache_clear", None)  # a test may have replaced the factory
         if clear:

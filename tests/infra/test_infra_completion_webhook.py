@@ -10,6 +10,7 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk.assertions import Match
 from call_analytics import settings  # functions/ is on sys.path (conftest)
 from infra_template import Synth, all_states, as_list, synthesize
+from test_infra_workflow import LAMBDA_TIMEOUT_RETRY, THROTTLED_RETRY, TRANSIENT_RETRY
 
 from infra.app import build_app
 
@@ -18,11 +19,6 @@ CALLBACK_HANDLERS = ("await_transcript", "transcript_webhook")
 BASE_HANDLERS = ("start_call", "submit_transcription", "check_transcript", "fetch_transcript", "run_analysis",
                  "finalize_call", "record_failure", "dead_letters")
 
-THROTTLED_RETRY = {"ErrorEquals": ["ThrottledError"], "IntervalSeconds": 5, "BackoffRate": 2, "MaxAttempts": 6,
-                   "JitterStrategy": "FULL"}
-TRANSIENT_RETRY = {"ErrorEquals": ["TransientError", "Lambda.ServiceException", "Lambda.TooManyRequestsException",
-                                   "Lambda.SdkClientException"],
-                   "IntervalSeconds": 2, "BackoffRate": 2, "MaxAttempts": 4}
 TIMEOUT_CATCH = {"ErrorEquals": ["States.Timeout"], "ResultPath": "$.callback", "Next": "CheckTranscript"}
 CATCH_ALL = {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "RecordFailure"}
 
@@ -94,7 +90,7 @@ def test_wait_for_transcript_is_a_task_token_callback_with_the_poll_wait_as_time
     assert wait["TimeoutSecondsPath"] == "$.poll.wait_seconds"
     assert "TimeoutSeconds" not in wait and "HeartbeatSeconds" not in wait and "HeartbeatSecondsPath" not in wait
     assert wait["ResultPath"] == "$.callback" and wait["Next"] == "CheckTranscript"
-    assert wait["Retry"] == [THROTTLED_RETRY, TRANSIENT_RETRY]
+    assert wait["Retry"] == [THROTTLED_RETRY, TRANSIENT_RETRY, LAMBDA_TIMEOUT_RETRY]
     # no webhook in time -> States.Timeout -> poll anyway; it must come before the catch-all (first match wins)
     assert wait["Catch"] == [TIMEOUT_CATCH, CATCH_ALL]
 

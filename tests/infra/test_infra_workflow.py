@@ -11,6 +11,9 @@ THROTTLED_RETRY = {"ErrorEquals": ["ThrottledError"], "IntervalSeconds": 5, "Bac
 TRANSIENT_RETRY = {"ErrorEquals": ["TransientError", "Lambda.ServiceException", "Lambda.TooManyRequestsException",
                                    "Lambda.SdkClientException"],
                    "IntervalSeconds": 2, "BackoffRate": 2, "MaxAttempts": 4}
+#: a Lambda timeout (Sandbox.Timedout; Lambda.Unknown as AWS documents it) is retried too, fewer times
+LAMBDA_TIMEOUT_RETRY = {"ErrorEquals": ["Sandbox.Timedout", "Lambda.Unknown"], "IntervalSeconds": 10,
+                        "BackoffRate": 2, "MaxAttempts": 2, "JitterStrategy": "FULL"}
 CATCH = {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "RecordFailure"}
 
 
@@ -129,7 +132,7 @@ def test_every_task_retries_by_exception_name(states):
     assert set(tasks) == {"SubmitTranscription", "CheckTranscript", "FetchTranscript", "RunAnalysis", "FinalizeCall",
                           "RecordFailure"}
     for name, task in tasks.items():
-        assert task["Retry"] == [THROTTLED_RETRY, TRANSIENT_RETRY], name
+        assert task["Retry"] == [THROTTLED_RETRY, TRANSIENT_RETRY, LAMBDA_TIMEOUT_RETRY], name
 
 
 def test_every_step_is_caught_into_record_failure_then_fail(states):

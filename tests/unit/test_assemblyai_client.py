@@ -262,3 +262,224 @@ def test_non_json_error_body_is_quoted():
     response.status_code = 503
     response._content = b"<html>Service Unavailable</html>"
     assert api_error_text(response) == "<html>Service Unavailable</html>"
+
+
+# ---- Retry-After cap for every retryable status ----------------------------------------------------------------
+def test_503_with_a_long_retry_after_is_left_to_the_state_machine(server):
+    # GIVEN a 503 asking for 15 minutes (the Lambda has 30 s)
+    server.script = [(503, {"Retry-After": "900"}, {"error": "Service Unavailable"})]
+    sleeps = SleepRecorder()
+    # WHEN polling
+    with pytest.raises(TransientError, match="HTTP 503.*Retry-After 900s") as info:
+        make_client(server.url, sleeps, max_retry_after=20).get_transcript("t-1")
+    # THEN no sleep in the Lambda: the retryable error carries the wait for the state machine
+    assert info.value.retry_after == 900 and info.value.status_code == 503
+    assert sleeps.calls == [] and len(server.requests) == 1
+
+
+def test_503_with_a_short_retry_after_is_honoured(server):
+    server.script = [(503, {"Retry-After": "2"}, {"error": "Service Unavailable"}),
+                     (200, {}, {"id": "t-1", "status": "processing"})]
+    sleeps = SleepRecorder()
+    assert make_client(server.url, sleeps, max_retry_after=20).get_transcript("t-1")["status"] == "processing"
+    assert sleeps.calls == [pytest.approx(2.4)]  # Retry-After 2 s + 20 % jitter
+    assert len(server.requests) == 2
+
+
+# ---- POST /v2/transcript is not retried blindly ------------------------------------------------------------------
+AUDIO_URL = "https://bucket.s3.amazonaws.com/recordings/a.wav?X-Amz-Signature=abc"
+
+
+def _created(offset_seconds: float = 0.0) -> str:
+    """`created` as AssemblyAI sends it: naive ISO 8601 in UTC."""
+    import datetime as dt
+
+    when = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=offset_seconds)
+    return when.replace(tzinfo=None).isoformat()
+
+
+def _slow(seconds: float, payload):
+    def answer():
+        time.sleep(seconds)
+        return payload
+    return answer
+
+
+def _posts(server) -> list[dict]:
+    return [r for r in server.requests if r["method"] == "POST"]
+
+
+def test_submit_read_timeout_adopts_the_job_the_first_post_created(server):
+    # GIVEN AssemblyAI accepts the job but answers too late; the list then shows it
+    server.script = [
+        (200, {}, _slow(0.5, {"id": "t-late", "status": "queued"})),
+        (200, {}, lambda: {"transcripts": [
+            {"id": "t-other", "audio_url": "https://elsewhere/b.wav", "status": "queued", "created": _created()},
+            {"id": "t-late", "audio_url": AUDIO_URL, "status": "queued", "created": _created()},
+        ]}),
+    ]
+    # WHEN submitting
+    transcript = make_client(server.url, SleepRecorder(), read_timeout=0.1).submit_transcript(
+        {"audio_url": AUDIO_URL})
+    # THEN one POST only (one billed job), and that job is adopted
+    assert transcript["id"] == "t-late"
+    assert len(_posts(server)) == 1
+    lookup = server.requests[1]
+    assert lookup["method"] == "GET" and lookup["path"] == "/v2/transcript?limit=100"
+
+
+def test_submit_read_timeout_without_the_job_in_the_list_is_transient_and_not_reposted(server):
+    # GIVEN the POST times out and the list has no job for this audio_url since the first attempt
+    server.script = [
+        (200, {}, _slow(0.5, {"id": "t-late", "status": "queued"})),
+        (200, {}, lambda: {"transcripts": [
+            {"id": "t-old", "audio_url": AUDIO_URL, "status": "completed", "created": _created(-3600)},
+            {"id": "t-other", "audio_url": "https://elsewhere/b.wav", "status": "queued", "created": _created()},
+        ]}),
+    ]
+    # WHEN submitting
+    with pytest.raises(TransientError, match="outcome unknown"):
+        make_client(server.url, SleepRecorder(), read_timeout=0.1).submit_transcript({"audio_url": AUDIO_URL})
+    # THEN exactly one POST: the state machine retries the submission, the Lambda never POSTs twice
+    assert len(_posts(server)) == 1
+
+
+def test_submit_empty_list_is_transient_with_exactly_one_post(server):
+    server.script = [(200, {}, _slow(0.5, {"id": "t-late"})), (200, {}, {"transcripts": []})]
+    with pytest.raises(TransientError, match="outcome unknown"):
+        make_client(server.url, SleepRecorder(), read_timeout=0.1).submit_transcript({"audio_url": AUDIO_URL})
+    assert len(_posts(server)) == 1
+
+
+def test_submit_5xx_looks_for_the_job_instead_of_posting_again(server):
+    server.script = [(502, {}, "bad gateway"),
+                     (200, {}, lambda: {"transcripts": [{"id": "t-2", "audio_url": AUDIO_URL, "status": "queued",
+                                                         "created": _created()}]})]
+    assert make_client(server.url, SleepRecorder()).submit_transcript({"audio_url": AUDIO_URL})["id"] == "t-2"
+    assert len(_posts(server)) == 1
+
+
+def test_submit_connection_closed_after_sending_is_not_reposted(server):
+    def hang_up():
+        raise ConnectionResetError("server went away")  # the handler dies: no response, connection closed
+
+    server.script = [(200, {}, hang_up), (200, {}, {"transcripts": []})]
+    with pytest.raises(TransientError, match="outcome unknown"):
+        make_client(server.url, SleepRecorder()).submit_transcript({"audio_url": AUDIO_URL})
+    assert len(_posts(server)) == 1
+
+
+def test_submit_429_is_retried_because_nothing_was_created(server):
+    server.script = [(429, {"Retry-After": "1"}, {"error": "Too Many Requests"}),
+                     (200, {}, {"id": "t-3", "status": "queued"})]
+    sleeps = SleepRecorder()
+    assert make_client(server.url, sleeps).submit_transcript({"audio_url": AUDIO_URL})["id"] == "t-3"
+    assert len(_posts(server)) == 2 and sleeps.calls == [pytest.approx(1.2)]
+
+
+def test_submit_connection_refused_is_retried_because_nothing_was_sent():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    sleeps = SleepRecorder()
+    with pytest.raises(TransientError, match="could not connect after 3 attempts"):
+        make_client(f"http://127.0.0.1:{port}", sleeps, max_attempts=3).submit_transcript({"audio_url": AUDIO_URL})
+    assert len(sleeps.calls) == 2
+
+
+# ---- the invocation deadline ------------------------------------------------------------------------------------
+class FakeClock:
+    """Seconds left before the deadline; sleeping spends them."""
+
+    def __init__(self, left: float):
+        self.left = left
+        self.sleeps: list[float] = []
+
+    def deadline(self) -> float:
+        return self.left
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.left -= seconds
+
+
+def test_deadline_already_near_makes_no_request(server):
+    clock = FakeClock(0.5)
+    client = make_client(server.url, SleepRecorder(), deadline=clock.deadline)
+    with pytest.raises(TransientError, match="deadline"):
+        client.get_transcript("t-1")
+    assert server.requests == []
+
+
+def test_no_backoff_sleep_runs_past_the_deadline(server):
+    # GIVEN 5xx answers, 3 s left, backoff 1 s then 2 s
+    server.script = [(503, {}, "unavailable")] * 4
+    clock = FakeClock(3.0)
+    client = AssemblyAIClient("k", api_base_url=server.url, sleep=clock.sleep, jitter=lambda: 1.0,
+                              backoff_base=1.0, deadline=clock.deadline)
+    # WHEN polling
+    with pytest.raises(TransientError, match="HTTP 503.*deadline") as info:
+        client.get_transcript("t-1")
+    # THEN it slept 1 s (2 s left), then gave up instead of sleeping 2 s: the state machine retries
+    assert clock.sleeps == [1.0] and len(server.requests) == 2
+    assert info.value.status_code == 503
+
+
+def test_retry_after_past_the_deadline_raises_throttled(server):
+    server.script = [(429, {"Retry-After": "10"}, {"error": "Too Many Requests"})]
+    clock = FakeClock(8.0)
+    client = make_client(server.url, SleepRecorder(), max_retry_after=20, deadline=clock.deadline)
+    with pytest.raises(ThrottledError, match="deadline") as info:
+        client.get_transcript("t-1")
+    assert info.value.retry_after == 10 and len(server.requests) == 1
+
+
+def test_attempt_timeouts_shrink_to_the_deadline():
+    left = [12.0]
+    client = AssemblyAIClient("k", connect_timeout=5, read_timeout=30, deadline=lambda: left[0])
+    assert client._attempt_timeout("x", 30) == (5, 7)
+    left[0] = 4.0
+    assert client._attempt_timeout("x", 30) == (2, 2)
+    assert AssemblyAIClient("k", connect_timeout=5, read_timeout=30)._attempt_timeout("x", 30) == (5, 30)
+
+
+def test_a_slow_read_stops_at_the_deadline_not_at_the_read_timeout(server):
+    # GIVEN 1.5 s left and a server that needs 3 s (read timeout 30 s)
+    server.script = [(200, {}, _slow(3, {"id": "t-1"}))] * 2
+    end = time.monotonic() + 1.5
+    client = make_client(server.url, SleepRecorder(), read_timeout=30,
+                         deadline=lambda: end - time.monotonic())
+    started = time.monotonic()
+    with pytest.raises(TransientError, match="deadline"):
+        client.get_transcript("t-1")
+    # THEN the attempt was cut to the time left, and no second attempt was made
+    assert time.monotonic() - started < 2.5
+    assert len(server.requests) == 1
+
+
+def test_submit_with_no_time_left_for_the_lookup_is_transient_with_one_post(server):
+    server.script = [(500, {}, {"error": "Internal Server Error"})]
+    clock = FakeClock(1.2)
+    client = make_client(server.url, SleepRecorder(), deadline=clock.deadline)
+    with pytest.raises(TransientError, match="outcome unknown.*deadline"):
+        client.submit_transcript({"audio_url": AUDIO_URL})
+    assert len(server.requests) == 1
+
+
+def test_wiring_binds_the_lambda_deadline_to_the_shared_client():
+    from call_analytics import wiring
+
+    class Context:
+        def get_remaining_time_in_millis(self) -> int:
+            return 30_000
+
+    deadline = wiring.lambda_deadline(Context())
+    assert deadline() == pytest.approx(30 - wiring.LAMBDA_DEADLINE_MARGIN_SECONDS)
+    assert wiring.lambda_deadline(None) is None
+    try:
+        shared = wiring.assemblyai_client("arn:secret", "http://127.0.0.1:9", None)
+        bound = wiring.assemblyai_client("arn:secret", "http://127.0.0.1:9", None, deadline=deadline)
+        assert shared.deadline is None and bound.deadline is deadline
+        assert bound.session is shared.session  # one pooled Session per container
+    finally:
+        wiring.reset()

@@ -18,7 +18,8 @@ def handler(event: dict, context) -> dict:
     poll = check_transcript(
         state,
         settings=settings,
-        aai=wiring.assemblyai_client(settings.ASSEMBLYAI_SECRET_ARN, settings.ASSEMBLYAI_API_BASE_URL, None),
+        aai=wiring.assemblyai_client(settings.ASSEMBLYAI_SECRET_ARN, settings.ASSEMBLYAI_API_BASE_URL, None,
+                                     deadline=wiring.lambda_deadline(context)),
         calls=wiring.calls_table(settings.CALLS_TABLE),
         semaphore=wiring.transcription_semaphore(settings.LIMITS_TABLE) if settings.LIMITS_TABLE else None,
     )

@@ -18,7 +18,8 @@ def handler(event: dict, context) -> dict:
     summary = fetch_transcript(
         state,
         settings=settings,
-        aai=wiring.assemblyai_client(settings.ASSEMBLYAI_SECRET_ARN, settings.ASSEMBLYAI_API_BASE_URL, None),
+        aai=wiring.assemblyai_client(settings.ASSEMBLYAI_SECRET_ARN, settings.ASSEMBLYAI_API_BASE_URL, None,
+                                     deadline=wiring.lambda_deadline(context)),
         store=wiring.results_store(),
         calls=wiring.calls_table(settings.CALLS_TABLE),
         profiles=wiring.profile_loader(settings.RECORDINGS_BUCKET, settings.PROFILES_PREFIX),

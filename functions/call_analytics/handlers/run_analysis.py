@@ -21,7 +21,8 @@ def handler(event: dict, context) -> dict:
     ref = run_analysis(
         task,
         settings=settings,
-        aai=wiring.assemblyai_client(settings.ASSEMBLYAI_SECRET_ARN, None, settings.ASSEMBLYAI_LLM_BASE_URL),
+        aai=wiring.assemblyai_client(settings.ASSEMBLYAI_SECRET_ARN, None, settings.ASSEMBLYAI_LLM_BASE_URL,
+                                     deadline=wiring.lambda_deadline(context)),
         store=wiring.results_store(),
         calls=wiring.calls_table(settings.CALLS_TABLE),
         profiles=wiring.profile_loader(settings.RECORDINGS_BUCKET, settings.PROFILES_PREFIX),
