@@ -166,6 +166,50 @@ def test_full_primary_window_spills_over_to_the_fallback_model(aws, call, fake_a
     assert item["model"] == FALLBACK and item["requests"] == 1
 
 
+def test_spill_over_follows_the_analysis_own_fallback_models(aws, call, fake_aai, lambda_context):
+    own = "claude-haiku-4-5-20251001"
+    put_profile(aws, "own", mode="separate", analyses={"action_items": {"fallback_models": [own]},
+                                                       "sentiment": {"fallback_models": []}})
+    prepare_transcript(aws)
+    limiter = frozen_limiter(aws)
+    fill_window(aws, PRIMARY)
+    fake_aai.chat_answers = [chat_response(GOOD_ACTIONS, model=own)]
+    task = {"call_id": CALL_ID, "profile": "own", "analysis": "action_items"}
+    assert handler("run_analysis")(task, lambda_context)["status"] == "done"
+    [request] = fake_aai.chat_requests
+    assert request["model"] == own and "fallbacks" not in request  # the analysis' fallback, not the profile's
+    assert (limiter.used(own), limiter.used(FALLBACK)) == (1, 0)
+    # its own chain full: throttled, although the profile's fallback still has room
+    fill_window(aws, own)
+    throttled = handler("run_analysis")(task, lambda_context)
+    assert throttled["status"] == "throttled" and len(fake_aai.chat_requests) == 1
+    assert f"{PRIMARY} (30/min), {own} (30/min)" in throttled["reason"] and FALLBACK not in throttled["reason"]
+    # "fallback_models": [] -> no spill-over for that analysis at all
+    sentiment = handler("run_analysis")({**task, "analysis": "sentiment"}, lambda_context)
+    assert sentiment["status"] == "throttled" and f"windows full for {PRIMARY} (30/min)" in sentiment["reason"]
+    # the others keep the profile's chain
+    fake_aai.chat_answers = [chat_response(json.dumps(GOOD_PHASES), model=FALLBACK)]
+    assert handler("run_analysis")({**task, "analysis": "phases"}, lambda_context)["status"] == "done"
+    assert fake_aai.chat_requests[-1]["model"] == FALLBACK and limiter.used(FALLBACK) == 1
+
+
+def test_a_spilled_request_keeps_the_rest_of_the_analysis_chain_as_gateway_fallbacks(aws, call, fake_aai,
+                                                                                     lambda_context):
+    first, second = "claude-haiku-4-5-20251001", "claude-sonnet-4-6"
+    put_profile(aws, "own", mode="separate", analyses={"action_items": {"fallback_models": [first, second]}})
+    prepare_transcript(aws)
+    fake_aai.chat_answers = [GOOD_ACTIONS, chat_response(GOOD_ACTIONS, model=first)]
+    task = {"call_id": CALL_ID, "profile": "own", "analysis": "action_items"}
+    assert handler("run_analysis")(task, lambda_context)["status"] == "done"
+    assert fake_aai.chat_requests[0]["fallbacks"] == [{"model": first}, {"model": second}]
+    assert fake_aai.chat_requests[0]["fallback_config"] == {"depth": 2}
+    fill_window(aws, PRIMARY)
+    assert handler("run_analysis")(task, lambda_context)["status"] == "done"
+    spilled = fake_aai.chat_requests[1]
+    assert spilled["model"] == first and spilled["fallbacks"] == [{"model": second}]
+    assert spilled["fallback_config"] == {"depth": 1}
+
+
 def test_each_model_has_its_own_limit_and_the_lower_limit_primary_spills_over(aws, call, fake_aai, lambda_context,
                                                                              monkeypatch):
     prepare_transcript(aws)
@@ -288,14 +332,18 @@ def test_cost_per_audio_minute_from_the_price_table():
 
 def test_the_bundled_price_table_prices_the_bundled_profiles():
     from call_analytics.logic.accounting import load_pricing
-    from call_analytics.profiles.loader import load_bundled
+    from call_analytics.profiles.loader import bundled_profile_names, load_bundled
 
     pricing = load_pricing()
     assert pricing["as_of"] and pricing["currency"] == "USD"
-    for name in ("default", "sales"):
+    for name in bundled_profile_names():
         profile = load_bundled(name)
-        for model in (profile.llm.model, *profile.llm.fallback_models):
-            assert model in pricing["llm_per_million_tokens"], model
+        models = {profile.llm.model, *profile.llm.fallback_models}
+        for analysis in profile.enabled_analyses():
+            config = profile.analysis(analysis)
+            models |= {config.model or profile.llm.model, *(config.fallback_models or [])}
+        for model in models:
+            assert model in pricing["llm_per_million_tokens"], (name, model)
         assert profile.transcription.speech_models[0] in pricing["transcription_per_hour"]
 
 
@@ -339,10 +387,12 @@ def test_finalize_stores_usage_cost_and_stats_and_digests_them(aws, call, fake_a
 
 
 # ---- lean LLM use: the renderings and the two modes, end to end through the handlers -------------------
-def put_profile(aws, name: str, **llm) -> None:
+def put_profile(aws, name: str, analyses: dict[str, dict] | None = None, **llm) -> None:
     profile = json.loads(open(wiring.__file__.replace("wiring.py", "profiles/default.json")).read())
     profile["name"] = name
     profile["llm"].update(llm)
+    for analysis, fields in (analyses or {}).items():
+        profile["analyses"][analysis].update(fields)
     aws.s3.put_object(Bucket=aws.bucket, Key=f"profiles/{name}.json", Body=json.dumps(profile).encode())
 
 

@@ -6,6 +6,8 @@ import json
 
 import pytest
 from call_analytics.adapters.results_store import ObjectMissing
+from call_analytics.analyses.catalog import analyses_to_run, build_job
+from call_analytics.analyses.validation import TranscriptFacts
 from call_analytics.errors import InvalidProfile
 from call_analytics.logic.transcription_request import transcript_params
 from call_analytics.profiles.loader import (
@@ -27,13 +29,111 @@ class FakeProfileStore:
         return self.objects[key]
 
 
+# ---- the seeds (AssemblyAI tutorials 000/001 phases, 002 sentiment, 003 action items), copied literally ----
+SEED_MODEL = "claude-sonnet-4-5-20250929"
+SEED_MAX_TOKENS = {"phases": 2000, "sentiment": 2000, "action_items": 1000}
+SEED_SPEECH_MODELS = ["universal-3-pro"]
+SEED_PHASES = ["Introduction", "Complaint", "Resolution", "Goodbye"]
+SEED_PHASES_TASK = (
+    "Analyze the following transcript of a phone call conversation and divide it into the following phases:\n"
+    "Introduction, Complaint, Resolution, Goodbye")
+SEED_PHASE_STEPS = ("For each phase:\n1. Identify the start and end timestamps (in seconds)\n"
+                    "2. Provide a brief summary of what happened in that phase")
+SEED_OTHER_RULE = ('Ensure that all parts of the conversation are covered by a phase, using "Other" for any parts '
+                   "that don't fit into the specified phases.")
+SEED_VTT_NOTE = "You will be given the transcript in the format of VTT captions."
+SEED_AGENT_CONTEXT = "The agent is trying to get the customer to go through with the update to their car."
+SEED_CUSTOMER_CONTEXT = "The customer is calling to check how much it would cost to update the map in his car."
+SEED_ANSWER_FORMAT = "<answer in one sentence> <reason in one sentence>"
+SEED_QUESTIONS = [
+    ("What was the overall sentiment of the call?", SEED_CUSTOMER_CONTEXT),
+    ("What was the sentiment of the agent in this call?", SEED_AGENT_CONTEXT),
+    ("What was the sentiment of the customer in this call?", SEED_CUSTOMER_CONTEXT),
+    ("What quote best demonstrates the customer's level of interest?", SEED_CUSTOMER_CONTEXT),
+    ("Provide a quote from the agent that demonstrates their level of enthusiasm.", SEED_AGENT_CONTEXT),
+]
+SEED_SENTIMENT_INTRO = ("You are an expert at analyzing call transcripts.\n"
+                        "Given the series of questions below, answer them accurately and concisely.\n"
+                        "When context or answer format is provided, use it to guide your answers.")
+SEED_GUIDELINES = [
+    "You are an expert at understanding transcripts of conversations, calls and meetings.",
+    "You are an expert at coming up with ideal action items based on the contents of the transcripts.",
+    "Action items are things that the transcript implies should get done.",
+    "Your action item ideas do not make stuff up that isn't relevant to the transcript.",
+    "You do not needlessly make up action items - you stick to important tasks.",
+    "You are useful, true and concise, and write in perfect English.",
+    "Your action items can be tied back to direct quotes in the transcript.",
+    "You do not cite the quotes the action items relate to.",
+    "The action items are written succinctly.",
+    "Please give useful action items based on the transcript.",
+]
+SEED_ACTION_ITEMS_FORMAT = "Bullet Points"
+VTT = ("WEBVTT\n\n00:00.500 --> 00:04.000\nThanks for calling Northwind.\n\n"
+       "00:04.200 --> 00:12.000\nMy order never arrived.\n")
+FACTS = TranscriptFacts(duration=12.0, text="Thanks for calling Northwind. My order never arrived.")
+
+
+def seed_questions_prompt(with_answer_format: bool) -> str:
+    """seed 002's Step 4 loop: `Question:` / `Context:` / `Answer Format:` blocks joined by blank lines."""
+    blocks = []
+    for question, context in SEED_QUESTIONS:
+        block = f"Question: {question}\nContext: {context}"
+        if with_answer_format:
+            block += f"\nAnswer Format: {SEED_ANSWER_FORMAT}"
+        blocks.append(block)
+    return "\n\n".join(blocks)
+
+
+def seed_guidelines_prompt() -> str:
+    return "Here are guidelines to follow:\n" + "\n".join(f"- {g}" for g in SEED_GUIDELINES)
+
+
 def test_bundled_profiles_are_valid_and_default_reproduces_the_seeds():
-    assert {"default", "sales"} <= set(bundled_profile_names())
+    assert {"default", "sales", "seeds"} <= set(bundled_profile_names())
+    for name in bundled_profile_names():
+        assert load_bundled(name).name == name
     default = load_bundled("default")
-    assert default.analysis("phases").phases == ["Introduction", "Complaint", "Resolution", "Goodbye"]
-    assert len(default.analysis("sentiment").questions) == 5
+    assert default.analysis("phases").phases == SEED_PHASES
+    assert [(q.question, q.context) for q in default.analysis("sentiment").questions] == SEED_QUESTIONS
+    assert default.analysis("sentiment").answer_format == SEED_ANSWER_FORMAT
+    assert default.analysis("action_items").guidelines == SEED_GUIDELINES
+    assert default.analysis("action_items").answer_format == SEED_ACTION_ITEMS_FORMAT
     assert default.analysis("action_items").max_tokens == 1000
     assert default.transcription.speech_models == ["universal-3-pro", "universal-2"]
+    # combined mode: the same content as the seeds' three requests, in one request with the compact rendering
+    assert analyses_to_run(default) == ["combined"]
+    [request] = [build_job(n, default, VTT, FACTS).request for n in analyses_to_run(default)]
+    assert request["model"] == SEED_MODEL and request["max_tokens"] == default.llm.combined_max_tokens
+    content = request["messages"][0]["content"]
+    for text in (SEED_PHASES_TASK, SEED_PHASE_STEPS, SEED_OTHER_RULE, SEED_SENTIMENT_INTRO,
+                 seed_questions_prompt(with_answer_format=False), SEED_ANSWER_FORMAT, seed_guidelines_prompt(),
+                 SEED_ACTION_ITEMS_FORMAT):
+        assert text in content, text
+    assert content.count("Question: ") == 5
+
+
+def test_the_seeds_profile_sends_the_seeds_requests():
+    seeds = load_bundled("seeds")
+    assert seeds.llm.transcript_format == "vtt" and seeds.llm.mode == "separate"
+    assert analyses_to_run(seeds) == ["phases", "sentiment", "action_items"]  # three Map items, in parallel
+    # the seeds' transcript request: the audio and the speech model, nothing else (API defaults otherwise)
+    assert transcript_params(seeds, audio_url="https://a", channels=2) == {
+        "audio_url": "https://a", "speech_models": SEED_SPEECH_MODELS, "punctuate": True, "format_text": True}
+    requests = {n: build_job(n, seeds, VTT, FACTS).request for n in analyses_to_run(seeds)}
+    for name, request in requests.items():
+        assert request["model"] == SEED_MODEL and request["max_tokens"] == SEED_MAX_TOKENS[name], name
+        assert "fallbacks" not in request and "temperature" not in request  # the seeds send neither
+        assert VTT.strip() in request["messages"][0]["content"], name
+    phases = requests["phases"]["messages"][0]["content"]
+    for text in (SEED_PHASES_TASK, SEED_PHASE_STEPS, SEED_OTHER_RULE, SEED_VTT_NOTE):
+        assert text in phases, text
+    assert phases.endswith(f"\n\nVTT Transcript:\n{VTT.strip()}")  # seed 000: f"{prompt}\n\nVTT Transcript:\n{vtt}"
+    sentiment = requests["sentiment"]["messages"][0]["content"]
+    assert sentiment.startswith(SEED_SENTIMENT_INTRO)
+    assert f"Transcript:\n{VTT.strip()}\n\nQuestions:\n{seed_questions_prompt(with_answer_format=True)}" in sentiment
+    actions = requests["action_items"]["messages"][0]["content"]
+    assert actions.startswith(seed_guidelines_prompt())
+    assert SEED_ACTION_ITEMS_FORMAT in actions and f"VTT Transcript:\n{VTT.strip()}" in actions
 
 
 def test_invalid_profile_lists_every_problem():
@@ -46,6 +146,23 @@ def test_invalid_profile_lists_every_problem():
     for expected in ("s3://b/profiles/bad.json", "llm.model", "llm.transcript_format", "phase names must be unique",
                      "analyses.sentiment.questions", "either language_code or language_detection"):
         assert expected in message
+
+
+@pytest.mark.parametrize("fallbacks, message", [
+    (["a", "b", "c"], "at most 2 fallback models (the LLM Gateway chains at most 2"),
+    (["a", " "], "fallback model names must not be empty"),
+    (["a", "a"], "fallback models must be unique"),
+    ("claude-haiku-4-5-20251001", "Input should be a valid list"),
+])
+def test_bad_fallback_models_are_rejected_where_they_are(fallbacks, message):
+    for where in ("analysis", "llm"):
+        data = json.loads(load_bundled("seeds").model_dump_json())
+        section = data["analyses"]["action_items"] if where == "analysis" else data["llm"]
+        section["fallback_models"] = fallbacks
+        with pytest.raises(InvalidProfile) as info:
+            parse_profile(data, source="s3://b/profiles/seeds.json")
+        location = "analyses.action_items.fallback_models" if where == "analysis" else "llm.fallback_models"
+        assert f"{location}: " in str(info.value) and message in str(info.value), str(info.value)
 
 
 def test_unknown_keys_and_non_objects_are_rejected():

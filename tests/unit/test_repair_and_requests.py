@@ -9,6 +9,7 @@ from call_analytics.analyses.runner import run_job
 from call_analytics.analyses.validation import TranscriptFacts
 from call_analytics.compact import COMPACT_HEADER
 from call_analytics.profiles.loader import load_bundled
+from call_analytics.profiles.model import parse_profile
 from unit_fakes import chat_response
 
 RENDERING = (f"{COMPACT_HEADER}\n[0.5-4.0] A: Thanks for calling Northwind, this is Dana.\n"
@@ -44,6 +45,30 @@ def test_phases_request_matches_the_contract():
     assert content.startswith("Analyze the following transcript of a phone call conversation")
     assert "Introduction, Complaint, Resolution, Goodbye" in content
     assert content.rstrip().endswith("[4.2-12.0] B: My order never arrived.")
+
+
+def test_per_analysis_fallback_models_override_the_profile_in_separate_mode():
+    data = json.loads(load_bundled("default").model_dump_json())
+    data["llm"]["mode"] = "separate"
+    data["analyses"]["sentiment"]["fallback_models"] = ["claude-haiku-4-5-20251001", "claude-sonnet-4-6"]
+    data["analyses"]["action_items"]["fallback_models"] = []  # none for this analysis
+    profile = parse_profile(data, source="t")
+    assert profile.analysis("phases").fallback_models is None  # not set: the profile's
+    requests = {n: build_job(n, profile, RENDERING, FACTS).request for n in analyses_to_run(profile)}
+    assert requests["phases"]["fallbacks"] == [{"model": "claude-sonnet-4-20250514"}]
+    assert requests["sentiment"]["fallbacks"] == [{"model": "claude-haiku-4-5-20251001"},
+                                                  {"model": "claude-sonnet-4-6"}]
+    assert requests["sentiment"]["fallback_config"] == {"depth": 2}
+    assert "fallbacks" not in requests["action_items"] and "fallback_config" not in requests["action_items"]
+    # an analysis model that is also in its fallback list is not its own fallback
+    data["analyses"]["sentiment"]["model"] = "claude-sonnet-4-6"
+    sentiment = build_job("sentiment", parse_profile(data, source="t"), RENDERING, FACTS).request
+    assert sentiment["model"] == "claude-sonnet-4-6"
+    assert sentiment["fallbacks"] == [{"model": "claude-haiku-4-5-20251001"}]
+    # combined mode: one request, the profile's fallbacks (like its model and combined_max_tokens)
+    data["llm"]["mode"] = "combined"
+    combined = build_job("combined", parse_profile(data, source="t"), RENDERING, FACTS).request
+    assert combined["fallbacks"] == [{"model": "claude-sonnet-4-20250514"}]
 
 
 def test_sentiment_and_action_items_requests_follow_the_seeds():

@@ -1,4 +1,4 @@
-"""One place that knows, per analysis: its prompt, schema, model/max_tokens, and validator."""
+"""One place that knows, per analysis: its prompt, schema, model/max_tokens/fallbacks, and validator."""
 
 from __future__ import annotations
 
@@ -46,7 +46,9 @@ def analyses_to_run(profile: Profile) -> list[str]:
 
 
 def chat_request(profile: Profile, *, model: str | None, max_tokens: int, content: str, schema_name: str,
-                 schema: dict[str, Any]) -> dict[str, Any]:
+                 schema: dict[str, Any], fallback_models: list[str] | None = None) -> dict[str, Any]:
+    """One gateway request. `model` / `fallback_models` None: the profile's `llm.model` / `llm.fallback_models`.
+    The fallbacks sent are also the spill-over chain of the rate limiter (run_analysis.RateLimitedGateway)."""
     request: dict[str, Any] = {
         "model": model or profile.llm.model,
         "messages": [{"role": "user", "content": content}],
@@ -55,7 +57,8 @@ def chat_request(profile: Profile, *, model: str | None, max_tokens: int, conten
     }
     if profile.llm.temperature is not None:
         request["temperature"] = profile.llm.temperature
-    fallbacks = [m for m in profile.llm.fallback_models if m != request["model"]]
+    chain = profile.llm.fallback_models if fallback_models is None else fallback_models
+    fallbacks = [m for m in chain if m != request["model"]]
     if fallbacks:
         request["fallbacks"] = [{"model": m} for m in fallbacks]
         request["fallback_config"] = {"depth": len(fallbacks)}
@@ -101,7 +104,8 @@ def build_job(name: str, profile: Profile, rendering: str, facts: TranscriptFact
     else:  # pragma: no cover - profile.analysis() rejects unknown names
         raise InvalidProfile(f"unknown analysis {name!r}")
     request = chat_request(profile, model=config.model, max_tokens=config.max_tokens, content=content,
-                           schema_name=schemas.SCHEMA_NAMES[name], schema=schema)
+                           schema_name=schemas.SCHEMA_NAMES[name], schema=schema,
+                           fallback_models=config.fallback_models)
     return AnalysisJob(name=name, request=request, validate=validate, sections=(name,))
 
 

@@ -2,8 +2,9 @@
 
 Every gateway request first takes a place in a per-model 60 s window shared by all executions (the limits
 table; each model's limit from LLM_REQUESTS_PER_MINUTE, an int or a per-model map). The primary model's window
-full -> the profile's fallback models whose windows have room under their own limits (the request is sent with
-that model as primary); all full, or the gateway still answers
+full -> the request's fallback models (the analysis' own `fallback_models`, else the profile's `llm.fallback_models`:
+the `fallbacks` catalog.chat_request put in the request) whose windows have room under their own limits (the
+request is sent with that model as primary); all full, or the gateway still answers
 429 after the client's retries -> the item answers {"status": "throttled", "wait_seconds"} and the Map item
 waits (WaitForLlmQuota) and runs again, until ANALYSIS_WAIT_BUDGET_SECONDS is spent (AnalysisBudgetExhausted).
 A job interrupted between its first request and its repair starts over after the wait; the tokens it spent

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -20,6 +21,24 @@ PROFILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 ANALYSIS_NAMES = ("phases", "sentiment", "action_items")
 OTHER_PHASE = "Other"
 PII_SUBSTITUTIONS = ("hash", "entity_name")
+#: the LLM Gateway chains at most two fallbacks (`fallback_config.depth` <= 2)
+MAX_FALLBACK_MODELS = 2
+
+
+def _check_fallback_models(models: list[str]) -> list[str]:
+    cleaned = [m.strip() for m in models]
+    if len(cleaned) > MAX_FALLBACK_MODELS:
+        raise ValueError(f"at most {MAX_FALLBACK_MODELS} fallback models (the LLM Gateway chains at most "
+                         f"{MAX_FALLBACK_MODELS}: fallback_config.depth), got {len(cleaned)}: {cleaned}")
+    if any(not m for m in cleaned):
+        raise ValueError("fallback model names must not be empty")
+    if len(set(cleaned)) != len(cleaned):
+        raise ValueError(f"fallback models must be unique: {cleaned}")
+    return cleaned
+
+
+#: `llm.fallback_models` and an analysis' own `fallback_models`: the same rules for both
+FallbackModels = Annotated[list[str], AfterValidator(_check_fallback_models)]
 
 
 class _Strict(BaseModel):
@@ -67,6 +86,7 @@ class AnalysisBase(_Strict):
     enabled: bool = True
     model: str | None = None  # default: llm.model
     max_tokens: int = Field(1000, ge=1, le=64000)
+    fallback_models: FallbackModels | None = None  # default: llm.fallback_models; [] = none for this analysis
 
 
 class PhasesAnalysis(AnalysisBase):
@@ -121,7 +141,7 @@ class Analyses(_Strict):
 
 class LlmOptions(_Strict):
     model: str = Field(min_length=1)
-    fallback_models: list[str] = Field(default_factory=list, max_length=2)
+    fallback_models: FallbackModels = Field(default_factory=list)
     temperature: float | None = Field(0.0, ge=0, le=2)
     transcript_format: Literal["vtt", "compact"] = "compact"
     mode: Literal["separate", "combined"] = "separate"
