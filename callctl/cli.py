@@ -45,7 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, default=900, help="give up after this many seconds")
     p.add_argument("files", nargs="*", type=Path, help="recordings to use instead of the generated samples")
 
-    p = sub.add_parser("upload", help="upload recordings (to recordings/)")
+    p = sub.add_parser("upload", help="upload recordings under the stack's recordings prefix (output RecordingsPrefix; "
+                                      "recordings/ by default); a suffix that would not start a call is refused")
     p.add_argument("files", nargs="+", type=Path)
     p.add_argument("--profile", help="analysis profile (stored as object metadata `profile`)")
     p = sub.add_parser("calls", help="recent calls (GSI by_status)")
@@ -54,9 +55,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("show", help="one call's results")
     p.add_argument("call_id")
     p.add_argument("--json", action="store_true", help="raw records instead of the rendering")
-    p = sub.add_parser("watch", help="follow notifications live (temporary SQS queue on the topic)")
+    p = sub.add_parser("watch", help="follow notifications live (temporary SQS queue on the topic)",
+                       description="Follow notifications live. With --count, exits 0 once N have arrived, 1 if "
+                                   "--duration ran out first (for scripts: `watch --count 1 --duration 600`).")
     p.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
-    p = sub.add_parser("profiles", help="list, validate or push analysis profiles")
+    p.add_argument("--count", type=int, default=None, help="stop after this many notifications")
+    p = sub.add_parser("profiles", help="list (validated), validate or push analysis profiles",
+                       description="list: the bundled and bucket profiles, each validated as start_call loads it; "
+                                   "exits 1 if any is invalid. validate FILE: exits 2 if the file is invalid. "
+                                   "push FILE: validates, then stores it under profiles/.")
     p.add_argument("action", nargs="?", choices=("list", "validate", "push"), default="list")
     p.add_argument("file", nargs="?", type=Path)
     p.add_argument("--name", help="push under this name (default: the profile's name)")
@@ -94,8 +101,7 @@ def main(argv: list[str] | None = None) -> int:
                     raise CallctlError("profiles push FILE")
                 commands.profiles_push(_target(args), console, args.file, args.name)
                 return 0
-            commands.profiles_list(_target(args), console)
-            return 0
+            return 1 if commands.profiles_list(_target(args), console) else 0
         target = _target(args)
         if args.command == "upload":
             commands.upload(target, console, args.files, args.profile)
@@ -104,7 +110,11 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "show":
             commands.show(target, console, args.call_id, args.json)
         elif args.command == "watch":
-            commands.watch(target, console, args.duration)
+            if args.count is not None and args.count < 1:
+                raise CallctlError("--count must be at least 1")
+            received = commands.watch(target, console, args.duration, args.count)
+            if args.count and received < args.count:
+                return 1
         elif args.command == "redrive":
             commands.redrive(target, console, args.call_ids, args.failed, args.force)
         return 0

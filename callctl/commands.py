@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import math
 import time
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 from botocore.exceptions import BotoCoreError, ClientError
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 from rich.table import Table
 
@@ -17,14 +20,56 @@ from callctl.data import load_call, recent_calls
 from callctl.subscription import TopicSubscription
 from callctl.target import CallctlError, Target, use_functions_package
 
-RECORDINGS_PREFIX = "recordings/"
+DEFAULT_RECORDINGS_PREFIX = "recordings/"  # the stack's default; used only when the stack does not say
 PROFILES_PREFIX = "profiles/"
+PREFIX_OUTPUT, SUFFIXES_OUTPUT = "RecordingsPrefix", "RecordingSuffixes"  # infra/names.py Output
 
 
 # ---- upload -----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class UploadLayout:
+    """Where an upload must go to start a call: the deployed stack's notification prefix and suffixes."""
+
+    prefix: str
+    suffixes: tuple[str, ...] | None  # None: unknown, not checked
+    source: str  # "stack outputs" | "bucket notification configuration" | "default"
+
+
+def upload_layout(target: Target) -> UploadLayout:
+    """The stack outputs RecordingsPrefix / RecordingSuffixes; a stack deployed before they existed: the bucket's
+    notification filters for start_call (what really triggers); failing that, the default `recordings/`."""
+    outputs = target.outputs
+    if outputs.get(PREFIX_OUTPUT):
+        suffixes = tuple(s for s in outputs.get(SUFFIXES_OUTPUT, "").split(",") if s)
+        return UploadLayout(_slash(outputs[PREFIX_OUTPUT]), suffixes or None, "stack outputs")
+    bucket = target.output("RecordingsBucketName")
+    function = outputs.get("StartCallFunctionName")
+    try:
+        config = target.client("s3").get_bucket_notification_configuration(Bucket=bucket)
+    except (ClientError, BotoCoreError):  # e.g. no s3:GetBucketNotification permission
+        config = {}
+    prefixes, suffixes, any_suffix = set(), [], False
+    for entry in config.get("LambdaFunctionConfigurations", []):
+        if function and not entry.get("LambdaFunctionArn", "").endswith(f":function:{function}"):
+            continue
+        rules = {r["Name"].lower(): r["Value"] for r in entry.get("Filter", {}).get("Key", {}).get("FilterRules", [])}
+        prefixes.add(rules.get("prefix", ""))
+        suffixes.append(rules.get("suffix", ""))
+        any_suffix = any_suffix or not rules.get("suffix")  # no suffix filter: every suffix triggers
+    if len(prefixes) == 1 and (prefix := prefixes.pop()):
+        known = None if any_suffix else tuple(dict.fromkeys(suffixes))
+        return UploadLayout(_slash(prefix), known, "bucket notification configuration")
+    return UploadLayout(DEFAULT_RECORDINGS_PREFIX, None, "default")
+
+
+def _slash(prefix: str) -> str:
+    return prefix.rstrip("/") + "/"
+
+
 def upload(target: Target, console: Console, files: list[Path], profile: str | None,
-           prefix: str = RECORDINGS_PREFIX) -> list[dict]:
-    """Upload recordings under the notification prefix; the profile goes into object metadata."""
+           prefix: str | None = None) -> list[dict]:
+    """Upload recordings under the stack's notification prefix (`prefix` overrides it); the profile goes into
+    object metadata. A file whose suffix would not trigger processing is refused before anything is uploaded."""
     missing = [str(f) for f in files if not Path(f).is_file()]
     if missing:
         raise CallctlError(f"not a file: {', '.join(missing)}")
@@ -38,12 +83,24 @@ def upload(target: Target, console: Console, files: list[Path], profile: str | N
         except InvalidProfile as exc:
             raise CallctlError(str(exc)) from None
     use_functions_package()
+    layout = upload_layout(target)
+    if prefix is None:
+        prefix = layout.prefix
+        if layout.source == "default":
+            console.print(f"[yellow]note:[/] stack {target.stack_name} does not say which prefix starts a call "
+                          f"(no {PREFIX_OUTPUT} output, bucket notifications unreadable); using {prefix}")
+    if layout.suffixes:
+        ignored = [Path(f).name for f in files if not Path(f).name.endswith(layout.suffixes)]
+        if ignored:
+            known = " ".join(sorted({s.lower() for s in layout.suffixes}))
+            raise CallctlError(f"{', '.join(ignored)}: not a recording suffix of stack {target.stack_name} "
+                               f"({known}); such an upload would not start a call")
     bucket, s3 = target.output("RecordingsBucketName"), target.client("s3")
     uploaded = []
     with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
                   console=console, transient=True) as progress:
         for path in map(Path, files):
-            key = f"{prefix.rstrip('/')}/{path.name}"
+            key = f"{_slash(prefix) if prefix.strip('/') else ''}{path.name}"
             task = progress.add_task(path.name, total=path.stat().st_size)
             extra = {"Metadata": {"profile": profile}} if profile else {}
             try:
@@ -79,26 +136,31 @@ def show(target: Target, console: Console, call_id: str, as_json: bool = False) 
 
 
 # ---- watch ------------------------------------------------------------------------------------------
-def watch(target: Target, console: Console, duration: float | None = None) -> int:
-    """Follow notifications through a temporary subscribed SQS queue; removed on exit (also on Ctrl+C)."""
+def watch(target: Target, console: Console, duration: float | None = None, count: int | None = None) -> int:
+    """Follow notifications through a temporary subscribed SQS queue; removed on exit (also on Ctrl+C).
+    Stops after `duration` seconds or `count` notifications, whichever comes first; returns how many arrived."""
     topic = target.output("ResultsTopicArn")
     with console.status("subscribing a temporary queue to the results topic…"):
         subscription = TopicSubscription(target.client("sns"), target.client("sqs"), topic)
-    count = 0
-    console.print(f"watching {topic} (Ctrl+C to stop)")
+    received = 0
+    limits = [f"{count} notification(s)" if count else "", f"{duration:g}s" if duration else ""]
+    until = " or ".join(x for x in limits if x)
+    console.print(f"watching {topic} ({'until ' + until + ', ' if until else ''}Ctrl+C to stop)")
     deadline = time.monotonic() + duration if duration else None
     try:
-        while deadline is None or time.monotonic() < deadline:
-            for note in subscription.receive(wait_seconds=2):
-                count += 1
+        while (deadline is None or time.monotonic() < deadline) and (not count or received < count):
+            wait = 2 if deadline is None else max(0, min(2, math.ceil(deadline - time.monotonic())))
+            wanted = min(10, count - received) if count else 10  # what is received is deleted from the queue
+            for note in subscription.receive(wait_seconds=wait, max_messages=wanted):
+                received += 1
                 console.print(datetime.now().strftime("%H:%M:%S "), render.notification_renderable(note))
     except KeyboardInterrupt:
         pass
     finally:
         with console.status("removing the temporary queue…"):
             subscription.close()
-    console.print(f"{count} notification(s)")
-    return count
+    console.print(f"{received} notification(s)")
+    return received
 
 
 # ---- profiles ---------------------------------------------------------------------------------------
@@ -119,28 +181,69 @@ def _parse_profile_file(path: Path):
         raise CallctlError(f"{path}: {exc}") from None
 
 
-def profiles_list(target: Target | None, console: Console) -> None:
+def _first_problem(message: str, source: str) -> str:
+    """`profile SRC is invalid: a: x; b: y` -> `a: x (+1 more)`; other messages without the `profile SRC` lead."""
+    _, sep, problems = message.partition(" is invalid: ")
+    if sep:
+        parts = problems.split("; ")
+        return parts[0] + (f" (+{len(parts) - 1} more)" if len(parts) > 1 else "")
+    return message.replace(f"profile {source} ", "", 1)
+
+
+def profiles_list(target: Target | None, console: Console) -> int:
+    """Every bundled and bucket profile, each validated as start_call loads it (the loader of the Lambda package:
+    JSON, the profile model `profiles validate` uses, and the file name matching the declared name).
+    Returns the number of invalid profiles (the CLI exits 1 if there are any)."""
     use_functions_package()
-    from call_analytics.profiles.loader import bundled_profile_names
+    from call_analytics.adapters.results_store import ResultsStore
+    from call_analytics.errors import CallAnalyticsError, InvalidProfile
+    from call_analytics.profiles.loader import ProfileLoader, bundled_profile_names, load_bundled
 
     table = Table(title="Analysis profiles")
-    table.add_column("name")
-    table.add_column("source")
-    table.add_column("detail")
-    bucket_names: dict[str, str] = {}
+    for column in ("name", "source", "status", "detail"):
+        table.add_column(column)
+    bucket_names: dict[str, tuple[str, str]] = {}  # name -> (s3 URL, last modified)
+    loader = None
     if target is not None:
         bucket = target.output("RecordingsBucketName")
-        paginator = target.client("s3").get_paginator("list_objects_v2")
-        for page in paginator.paginate(Bucket=bucket, Prefix=PROFILES_PREFIX):
-            for obj in page.get("Contents", []):
-                if obj["Key"].endswith(".json"):
-                    modified = f"{obj['LastModified']:%Y-%m-%d %H:%M}"
-                    bucket_names[Path(obj["Key"]).stem] = f"s3://{bucket}/{obj['Key']} ({modified})"
+        s3 = target.client("s3")
+        loader = ProfileLoader(ResultsStore(s3), bucket, PROFILES_PREFIX)
+        try:
+            for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=PROFILES_PREFIX):
+                for obj in page.get("Contents", []):
+                    name = obj["Key"][len(PROFILES_PREFIX):]
+                    if name.endswith(".json") and "/" not in name:  # the loader reads profiles/<name>.json only
+                        bucket_names[name.removesuffix(".json")] = (f"s3://{bucket}/{obj['Key']}",
+                                                                    f"{obj['LastModified']:%Y-%m-%d %H:%M}")
+        except (ClientError, BotoCoreError) as exc:
+            raise CallctlError(f"cannot list s3://{bucket}/{PROFILES_PREFIX}: {exc}") from None
+
+    invalid = 0
+
+    def status(load, source: str) -> tuple[str, str]:
+        nonlocal invalid
+        try:
+            profile = load()
+        except InvalidProfile as exc:
+            invalid += 1
+            return "[red]invalid[/]", escape(_first_problem(str(exc), source))
+        except CallAnalyticsError as exc:  # an S3 read problem (ResultsStore translates them)
+            invalid += 1
+            return "[red]unreadable[/]", escape(str(exc))
+        return "[green]valid[/]", f"analyses: {', '.join(profile.enabled_analyses())}"
+
     for name in bundled_profile_names():
-        table.add_row(name, "bundled", "overridden by the bucket copy" if name in bucket_names else "")
-    for name, where in sorted(bucket_names.items()):
-        table.add_row(name, "bucket", where)
+        state, detail = status(lambda name=name: load_bundled(name), f"bundled {name}.json")
+        if name in bucket_names:
+            detail = f"overridden by the bucket copy; {detail}"
+        table.add_row(name, "bundled", state, detail)
+    for name, (url, modified) in sorted(bucket_names.items()):
+        state, detail = status(lambda name=name: loader.load(name), url)
+        table.add_row(escape(name), "bucket", state, f"{escape(url)} ({modified}): {detail}")
     console.print(table)
+    if invalid:
+        console.print(f"[red]{invalid} invalid profile(s)[/]: uploads that choose one fail with InvalidProfile")
+    return invalid
 
 
 def profiles_validate(console: Console, path: Path) -> None:

@@ -188,7 +188,7 @@ def demo(console: Console, lambda_mode: str, wait_scale: float, timeout: float, 
 
 
 def _upload_as(target: Target, console: Console, path: Path, name: str) -> list[dict]:
-    """Upload `path` as recordings/<name> (the samples are all called mono.wav)."""
+    """Upload `path` as <recordings prefix><name> (the samples are all called mono.wav)."""
     import shutil
     import tempfile
 

@@ -107,8 +107,12 @@ class Target:
                                "the local stack: `python -m callctl up` then `--local`") from None
         except ClientError as exc:
             if "does not exist" in str(exc):
-                raise CallctlError(f"stack {self.stack_name} is not deployed in {self.label.split(' @ ')[1]} "
-                                   f"(deploy it with `make deploy`, or pass --stack NAME)") from None
+                if self.kind == "local":
+                    raise CallctlError(f"stack {self.stack_name} is not deployed in the local AWS at "
+                                       f"{self.endpoint_url} (`python -m callctl up` deploys it; or pass --stack NAME)"
+                                       ) from None
+                raise CallctlError(f"stack {self.stack_name} is not deployed in AWS {self.region} "
+                                   f"(deploy it with `make deploy`, or pass --stack NAME / --region)") from None
             raise CallctlError(f"cannot read stack {self.stack_name}: {exc}") from None
         except BotoCoreError as exc:
             raise CallctlError(f"cannot reach CloudFormation for {self.label}: {exc}") from None
@@ -143,16 +147,20 @@ def resolve_target(local: bool = False, aws: bool = False, stack: str | None = N
         return Target("local", state.get("region", LOCAL_REGION), stack_name or state["stack_name"],
                       state["endpoint_url"], state)
     if local:
-        raise CallctlError("no local stack is running: start one with `python -m callctl up` (or `make up`), "
+        stale = f" (the state file {state_file()} is left from process {state.get('pid')}, which has exited)" \
+            if state else ""
+        raise CallctlError(f"no local stack is running{stale}: start one with `python -m callctl up` (or `make up`), "
                            "or set CALLCTL_ENDPOINT_URL")
     return _aws_target(stack_name, region)
 
 
 def _aws_target(stack_name: str | None, region: str | None) -> Target:
+    # boto3 itself reads AWS_DEFAULT_REGION and the profile, not AWS_REGION (which most other AWS tools use)
     try:
-        region = region or boto3.session.Session().region_name
+        region = region or os.environ.get("AWS_REGION") or boto3.session.Session().region_name
     except NoRegionError:
         region = None
     if not region:
-        raise CallctlError("no AWS region configured: set AWS_REGION or pass --region")
+        raise CallctlError("no AWS region configured: set AWS_REGION (or AWS_DEFAULT_REGION, or a region in your "
+                           "AWS profile) or pass --region")
     return Target("aws", region, stack_name or DEFAULT_STACK)

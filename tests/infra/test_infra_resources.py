@@ -157,3 +157,14 @@ def test_outputs_have_stable_logical_ids(synth):
     }
     assert outputs["CallsTableName"]["Value"] != outputs["IdempotencyTableName"]["Value"]
     synth.template.has_output("StateMachineArn", {"Value": Match.any_value()})
+
+
+def test_outputs_name_the_upload_prefix_and_suffixes_the_trigger_uses(synth, alt_synth):
+    # callctl upload reads these: they must say exactly what the bucket notifications filter on
+    for s, prefix, suffixes in ((synth, "recordings/", [*SUFFIXES, *(x.upper() for x in SUFFIXES)]),
+                                (alt_synth, "calls/in/", [".wav", ".mp3"])):
+        outputs = s.raw["Outputs"]
+        assert outputs["RecordingsPrefix"]["Value"] == prefix
+        assert sorted(outputs["RecordingSuffixes"]["Value"].split(",")) == sorted(suffixes)
+        assert notification_filters(s) == {(prefix, x) for x in suffixes}
+        assert prefix in outputs["RecordingsBucketName"]["Description"]

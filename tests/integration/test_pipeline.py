@@ -1,6 +1,7 @@
 """The real pipeline end to end on the local stack: the CDK app synthesized and deployed into the local AWS, the
 real handlers (in-process Lambda mode for speed, waits scaled by 0.05), the local AssemblyAI server (offline
-engines; the session `aai_server` of tests/conftest.py). Subprocess Lambda mode is covered by test_local_aws.py."""
+engines; the session `aai_server` of tests/conftest.py). Subprocess Lambda mode (the default of `make demo`): the
+real stack in test_subprocess_mode.py, the generic local AWS in test_local_aws.py."""
 
 from __future__ import annotations
 
@@ -33,11 +34,22 @@ def samples() -> Path:
     return SAMPLES
 
 
+def stack_work_dir(tmp_path_factory, name: str) -> Path:
+    """A fresh work dir whose synth cache (cdk.out) is shared by the session: stacks with the same context (the
+    session AssemblyAI server, any Lambda mode) synthesize once."""
+    work = tmp_path_factory.mktemp(name)
+    shared = tmp_path_factory.getbasetemp() / "shared-cdk.out"
+    shared.mkdir(exist_ok=True)
+    (work / "cdk.out").symlink_to(shared, target_is_directory=True)
+    return work
+
+
 @pytest.fixture(scope="module")
 def stack(aai_server, tmp_path_factory):
     server = AssemblyAiServer(aai_server.base_url, aai_server.api_key)  # started/stopped by the session fixture
-    local = LocalStack(LocalStackOptions(work_dir=tmp_path_factory.mktemp("local-stack"), lambda_mode="inprocess",
-                                         wait_scale=0.05, assemblyai=server, real_api_key=None, write_state=False))
+    local = LocalStack(LocalStackOptions(work_dir=stack_work_dir(tmp_path_factory, "local-stack"),
+                                         lambda_mode="inprocess", wait_scale=0.05, assemblyai=server,
+                                         real_api_key=None, write_state=False))
     local.start()
     yield local
     local.stop()
@@ -79,6 +91,18 @@ def wait_terminal(stack, call_id: str, timeout: float = CALL_TIMEOUT) -> dict:
                     interval=0.5, what=f"call {call_id} to finish")
 
 
+def assert_timeline_covers(phases: list[dict], duration: float) -> None:
+    """The validator's contract (analyses/phases.py): ordered, gap-free (gaps become Other), no overlap, from 0
+    to the audio duration; times are stored rounded to 0.01 s."""
+    bounds = [(float(p["start_time"]), float(p["end_time"])) for p in phases]
+    assert bounds, "no phases"
+    assert bounds[0][0] == pytest.approx(0, abs=1e-9), bounds
+    assert bounds[-1][1] == pytest.approx(round(duration, 2), abs=1e-9), (bounds, duration)
+    for (_, previous_end), (start, _) in zip(bounds, bounds[1:], strict=False):
+        assert start == pytest.approx(previous_end, abs=1e-9), bounds  # each phase starts where the last ended
+    assert all(end > start for start, end in bounds), bounds
+
+
 def test_two_speaker_call_completes_with_ordered_phases_answers_actions_and_a_notification(
         stack, samples, notifications):
     call_id = upload(stack, samples / CALL / "mono.wav", f"recordings/{CALL}.wav")
@@ -93,11 +117,7 @@ def test_two_speaker_call_completes_with_ordered_phases_answers_actions_and_a_no
     assert abs(duration - truth_duration) < 1.0
 
     phases = call_record(stack, call_id, "ANALYSIS#phases")["result"]["phases"]
-    starts = [float(p["start_time"]) for p in phases]
-    assert starts == sorted(starts)
-    assert starts[0] <= 5.0 and float(phases[-1]["end_time"]) >= duration - 5.0  # the whole call is covered
-    for previous, current in zip(phases, phases[1:], strict=False):
-        assert float(current["start_time"]) >= float(previous["end_time"]) - 1.0  # in order, no big overlap
+    assert_timeline_covers(phases, duration)
     assert all(p["summary"] for p in phases)
 
     answers = call_record(stack, call_id, "ANALYSIS#sentiment")["result"]["answers"]
@@ -109,6 +129,21 @@ def test_two_speaker_call_completes_with_ordered_phases_answers_actions_and_a_no
     note = next(n for n in received if n.call_id == call_id)
     assert note.status == "COMPLETED"
     assert note.message["digest"]["phases"] == [p["name"] for p in phases]
+
+
+def test_upload_returns_before_the_pipeline_ends(stack, samples):
+    """S3 invokes start_call asynchronously: the PUT returns at once; the call finishes later, on its own."""
+    body = (samples / CALL / "mono.wav").read_bytes()
+    started = time.monotonic()
+    call_id = upload(stack, samples / CALL / "mono.wav", "recordings/non-blocking.wav", body)
+    put_seconds = time.monotonic() - started
+    right_after = call_record(stack, call_id)
+    assert right_after is None or right_after["status"] not in TERMINAL, right_after  # nothing finished yet
+    meta = wait_terminal(stack, call_id)
+    total_seconds = time.monotonic() - started
+    assert meta["status"] == "COMPLETED", meta.get("failure_reason")
+    assert put_seconds < total_seconds / 3, (put_seconds, total_seconds)  # the call took far longer than the PUT
+    assert [h["status"] for h in meta["history"]][-1] == "COMPLETED"
 
 
 def test_non_audio_upload_fails_with_reason_and_notification(stack, samples, notifications):
@@ -234,8 +269,19 @@ def test_callctl_upload_calls_show_and_redrive(stack, samples, cli, tmp_path):
     assert call_record(stack, call_id)["status"] == "COMPLETED"
 
 
-def test_callctl_profiles_push_list_and_invalid_file(stack, cli, tmp_path):
+def table_rows(console) -> dict[str, list[str]]:
+    """A recorded rich table: first column -> the row's cells (a cell that wraps is not supported)."""
+    rows = {}
+    for line in console.export_text(clear=False).splitlines():
+        if line.startswith("│"):
+            cells = [c.strip() for c in line.strip("│").split("│")]
+            rows[cells[0]] = cells
+    return rows
+
+
+def test_callctl_profiles_push_list_and_invalid_file(stack, cli, tmp_path, monkeypatch, capsys):
     from callctl import commands
+    from callctl.cli import main
     from callctl.target import CallctlError
 
     target, console = cli
@@ -243,8 +289,77 @@ def test_callctl_profiles_push_list_and_invalid_file(stack, cli, tmp_path):
     path = tmp_path / "support-eu.json"
     path.write_text(json.dumps({**profile, "name": "support-eu"}))
     commands.profiles_push(target, console, path, None)
-    commands.profiles_list(target, console)
-    assert "support-eu" in console.export_text()
+    assert commands.profiles_list(target, console) == 0
+    row = table_rows(console)["support-eu"]
+    assert row[1:3] == ["bucket", "valid"] and "analyses: phases, sentiment, action_items" in row[3]
     path.write_text(json.dumps({**profile, "analyses": "none"}))
     with pytest.raises(CallctlError, match="invalid"):
         commands.profiles_push(target, console, path, None)
+
+    # stored without `push` (e.g. with the AWS CLI): list validates every copy as start_call would load it
+    s3, bucket = stack.client("s3"), stack.outputs["RecordingsBucketName"]
+    broken = {"profiles/broken-analyses.json": {**profile, "name": "broken-analyses", "llm": 5, "analyses": "none"},
+              "profiles/renamed.json": {**profile, "name": "not-renamed"}}
+    for key, body in broken.items():
+        s3.put_object(Bucket=bucket, Key=key, Body=json.dumps(body).encode())
+    try:
+        console = type(console)(record=True, width=250)
+        assert commands.profiles_list(target, console) == 2
+        rows = table_rows(console)
+        name, source, status, detail = rows["broken-analyses"]
+        assert (source, status) == ("bucket", "invalid")
+        assert f"s3://{bucket}/profiles/broken-analyses.json (" in detail  # where, then the first of two problems
+        assert detail.endswith("): llm: Input should be a valid dictionary or instance of LlmOptions (+1 more)")
+        assert rows["renamed"][2] == "invalid"
+        assert rows["renamed"][3].endswith("declares name 'not-renamed', expected 'renamed'")
+        assert rows["support-eu"][2] == "valid" and rows["sales"][2] == "valid"
+        assert "2 invalid profile(s)" in console.export_text()
+        # the CLI: exit 1 when any profile is invalid (documented in `profiles --help`)
+        monkeypatch.setenv("CALLCTL_ENDPOINT_URL", stack.endpoint_url)
+        monkeypatch.setenv("CALLCTL_STACK", stack.stack_name)
+        monkeypatch.setenv("CALLCTL_STATE", str(tmp_path / "no-state.json"))
+        monkeypatch.setenv("COLUMNS", "250")
+        capsys.readouterr()
+        assert main(["profiles", "list"]) == 1
+        assert "broken-analyses" in capsys.readouterr().out
+    finally:
+        s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": k} for k in broken]})
+    assert main(["profiles", "list"]) == 0
+
+
+def test_callctl_upload_uses_the_stack_prefix_and_refuses_suffixes_that_start_nothing(stack, cli, tmp_path):
+    from callctl import commands
+    from callctl.local import target_of
+    from callctl.target import CallctlError
+
+    target, console = cli
+    layout = commands.upload_layout(target)
+    assert layout == commands.UploadLayout("recordings/", layout.suffixes, "stack outputs")
+    assert {".wav", ".WAV", ".mp3"} <= set(layout.suffixes)
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a recording")
+    with pytest.raises(CallctlError, match=r"notes\.txt: not a recording suffix .*\.wav"):
+        commands.upload(target, console, [notes], profile=None)
+
+    # a stack deployed with another recordings_prefix: the upload follows its output (nothing is triggered here:
+    # this stack's notifications are on recordings/)
+    moved = target_of(stack)
+    moved._outputs = {**moved.outputs, "RecordingsPrefix": "calls/in/"}
+    recording = tmp_path / "moved.wav"
+    recording.write_bytes(b"RIFF")
+    [row] = commands.upload(moved, console, [recording], profile=None)
+    assert row["key"] == "calls/in/moved.wav"
+    stack.client("s3").head_object(Bucket=stack.outputs["RecordingsBucketName"], Key="calls/in/moved.wav")
+
+    # a stack deployed before the outputs existed: the bucket's notification filters for start_call say it
+    old = target_of(stack)
+    old._outputs = {k: v for k, v in old.outputs.items() if k not in ("RecordingsPrefix", "RecordingSuffixes")}
+    fallback = commands.upload_layout(old)
+    assert (fallback.prefix, fallback.source) == ("recordings/", "bucket notification configuration")
+    assert sorted(fallback.suffixes) == sorted(layout.suffixes)
+    # ... and if those say nothing either (no notification for this function): the default, with a note
+    old._outputs["StartCallFunctionName"] = "some-other-function"
+    assert commands.upload_layout(old) == commands.UploadLayout("recordings/", None, "default")
+    [row] = commands.upload(old, console, [notes], profile=None)  # suffixes unknown: not checked (triggers nothing)
+    assert row["key"] == "recordings/notes.txt"
+    assert "does not say which prefix starts a call" in console.export_text()
