@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import signal
 import sys
 import time
 import traceback
@@ -53,6 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # SIGTERM (kill, timeout) unwinds like Ctrl+C, so the servers and stacks a row started are stopped too
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
     ctx = Context(smoke=args.smoke, options=args, work_dir=args.work_dir)
     ctx.work_dir.mkdir(parents=True, exist_ok=True)
     started_at = dt.datetime.now(dt.timezone.utc)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
@@ -35,8 +36,16 @@ def _layer_norm(x: np.ndarray, w: np.ndarray, b: np.ndarray, eps: float) -> np.n
     return (x - m) / np.sqrt(v + eps) * w + b
 
 
+#: sentences whose embedding is kept (384 float32 = 1.5 KiB each: about 30 MiB)
+EMBEDDING_CACHE_SIZE = 20_000
+
+
 class MiniLMEncoder:
-    def __init__(self, model_dir: Path | None = None, max_len: int = 256) -> None:
+    """Embeddings are cached per sentence (LRU): the analyses of one call embed the same lines several times
+    (three separate requests, a combined one, repairs, re-drives), and the encoder is the offline gateway's cost."""
+
+    def __init__(self, model_dir: Path | None = None, max_len: int = 256,
+                 cache_size: int = EMBEDDING_CACHE_SIZE) -> None:
         from safetensors.numpy import load_file
         from tokenizers import Tokenizer
 
@@ -50,6 +59,9 @@ class MiniLMEncoder:
         self.tok = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
         self.tok.enable_truncation(max_length=max_len)
         self.tok.no_padding()
+        self.cache_size = cache_size
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache_lock = threading.Lock()
 
     def _linear(self, x: np.ndarray, name: str) -> np.ndarray:
         # A 2-D GEMM: numpy's stacked 3-D matmul is ~10x slower.
@@ -87,6 +99,21 @@ class MiniLMEncoder:
         """L2-normalised embeddings, shape (len(sentences), 384)."""
         if not sentences:
             return np.zeros((0, 384), np.float32)
+        with self._cache_lock:
+            known = {s: self._cache[s] for s in sentences if s in self._cache}
+            for s in known:
+                self._cache.move_to_end(s)
+        missing = list(dict.fromkeys(s for s in sentences if s not in known))
+        if missing:
+            fresh = dict(zip(missing, self._encode_uncached(missing, batch_size), strict=True))
+            with self._cache_lock:
+                self._cache.update(fresh)
+                while len(self._cache) > self.cache_size:
+                    self._cache.popitem(last=False)
+            known.update(fresh)
+        return np.stack([known[s] for s in sentences]).astype(np.float32)
+
+    def _encode_uncached(self, sentences: list[str], batch_size: int) -> np.ndarray:
         out = []
         for i in range(0, len(sentences), batch_size):
             enc = self.tok.encode_batch(list(sentences[i:i + batch_size]))

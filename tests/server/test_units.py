@@ -185,3 +185,20 @@ def test_sample_scripts_have_complete_ground_truth_and_generation_is_cached(samp
     assert (call / "mono.wav").stat().st_mtime_ns == before  # same script hash: nothing regenerated
     truth = json.loads((call / "truth.json").read_text())
     assert all(a["end"] < b["start"] for a, b in zip(truth["utterances"], truth["utterances"][1:], strict=False))
+
+
+def test_encoder_cache_gives_the_same_embeddings_and_stays_bounded():
+    from local_assemblyai.text_encoder import MiniLMEncoder
+
+    encoder = MiniLMEncoder(cache_size=3)
+    lines = ["Thanks for calling Northwind.", "My order never arrived.", "I will refund it today."]
+    first = encoder.encode(lines)
+    assert first.shape == (3, 384) and np.allclose(np.linalg.norm(first, axis=1), 1.0, atol=1e-5)
+    # cached lines, a repeat and a new one in one call: same vectors, in the order asked
+    again = encoder.encode([lines[2], lines[0], lines[2], "Goodbye."])
+    assert np.allclose(again[0], first[2], atol=1e-6) and np.allclose(again[1], first[0], atol=1e-6)
+    assert np.array_equal(again[0], again[2])
+    uncached = MiniLMEncoder(cache_size=0).encode(["Goodbye."])
+    assert np.allclose(again[3], uncached[0], atol=1e-5)
+    assert len(encoder._cache) == 3 and "Goodbye." in encoder._cache  # least recently used line evicted
+    assert lines[1] not in encoder._cache
