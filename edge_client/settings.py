@@ -85,9 +85,12 @@ class Settings:
     healthy_session_s: float = _f(30.0, "a session this long resets the reconnect backoff (s)", float)
     backlog_seconds: float = _f(300.0, "audio buffered while disconnected, in memory (s of audio; "
                                 "32 kB/s at 16 kHz, so 300 s = 9.6 MB); oldest dropped beyond", float)
-    catchup_rate: float = _f(2.0, "send buffered audio at most this many times real time", float)
+    catchup_rate: float = _f(2.0, "after a reconnect, send the backlog at most this many times real time, "
+                             "only until max_lead_s ahead; then real time", float)
     max_lead_s: float = _f(1.5, "never send more than this much audio (s) ahead of the session's wall "
-                           "clock (the service allows a small burst, then closes with 3007)", float)
+                           "clock (the service closes with 3007 beyond a small burst): a reconnect wins "
+                           "back at most this much of its backlog, the rest stays as added latency "
+                           "(the recording has everything)", float)
     publish_backoff_cap: float = _f(60.0, "longest SNS retry delay (s)", float)
     drain_timeout: float = _f(10.0, "at exit, wait this long for the outbox to drain (s)", float)
 

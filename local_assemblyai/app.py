@@ -16,7 +16,7 @@ from aiohttp import web
 from . import config as config_mod
 from . import rendering
 from .config import ConfigError, ServerConfig
-from .faults import HTTP_ACTIONS, FaultConfigError, FaultPlan
+from .faults import HTTP_ACTIONS, WS_ACTIONS, FaultConfigError, FaultPlan
 from .gateway import ChatService, GatewayError, OfflineEngine, ProxyEngine
 from .params import ParamError, validate_transcript_params
 from .stats import Stats
@@ -435,12 +435,15 @@ class LocalAssemblyAI:
             await ws.send_str(json.dumps({"type": "Error", "error_code": exc.code, "error": exc.reason}))
             await ws.close(code=exc.code, message=exc.reason.encode()[:120])
             return ws
-        close_fault = None
-        for rule in self.faults.match("streaming", actions=("ws_close",)):
-            self.stats.incr("faults", "streaming:ws_close")
-            close_fault = (int(rule.close_code), rule.reason or rule.message or "Session Cancelled: An error occurred",
-                           float(rule.after_seconds))
-            break
+        close_fault = drop_fault = None
+        for rule in self.faults.match("streaming", actions=WS_ACTIONS):
+            if rule.action == "ws_close" and close_fault is None:
+                self.stats.incr("faults", "streaming:ws_close")
+                close_fault = (int(rule.close_code), rule.reason or rule.message or
+                               "Session Cancelled: An error occurred", float(rule.after_seconds))
+            elif rule.action == "ws_drop" and drop_fault is None:
+                self.stats.incr("faults", "streaming:ws_drop")
+                drop_fault = float(rule.after_seconds)
         max_session = min(self.cfg.streaming.max_session_seconds, token_max or float("inf"))
 
         async def chat(cfg: dict, turn_text: str) -> dict:
@@ -455,7 +458,8 @@ class LocalAssemblyAI:
         self.sessions += 1
         self.stats.incr("events", "ws_sessions")
         session = StreamingSession(ws, params, self.engine, self.cfg.streaming, chat, max_session, close_fault,
-                                   on_event=lambda name: self.stats.incr("events", name))
+                                   on_event=lambda name: self.stats.incr("events", name), drop_fault=drop_fault,
+                                   transport=request.transport)
         try:
             await session.run()
         except Exception as exc:  # an engine bug must still end the session the documented way

@@ -8,10 +8,12 @@ A plan is a list of rules. Each rule names an endpoint group, an action and a tr
     {"group": "transcript", "action": "drop", "next_n": 1, "method": "GET"}
     {"group": "jobs", "action": "job_error", "next_n": 1, "message": "Internal error while transcribing"}
     {"group": "streaming", "action": "ws_close", "close_code": 3005, "after_seconds": 1.5, "next_n": 1}
+    {"group": "streaming", "action": "ws_drop", "after_seconds": 2.0, "next_n": 1}
 
 groups: upload | transcript (all /v2/transcript…) | llm (/v1/…) | token (/v3/token) | streaming (/v3/ws
 sessions) | jobs (transcription jobs) | any (every HTTP group).
-actions: latency | 429 | 5xx | drop (connection closed without a response) | job_error | ws_close.
+actions: latency | 429 | 5xx | drop (connection closed without a response) | job_error | ws_close
+(Error message + close frame) | ws_drop (the TCP connection is aborted: no Error, no close frame).
 triggers (at most one; none = every matching event): next_n (the next N matches), every_nth (the
 Nth, 2Nth, … match), probability (+ seed, deterministic). Optional filters: method, path_contains.
 """
@@ -24,7 +26,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 GROUPS = ("upload", "transcript", "llm", "token", "streaming", "jobs", "any")
-ACTIONS = ("latency", "429", "5xx", "drop", "job_error", "ws_close")
+ACTIONS = ("latency", "429", "5xx", "drop", "job_error", "ws_close", "ws_drop")
+WS_ACTIONS = ("ws_close", "ws_drop")
 HTTP_ACTIONS = ("latency", "429", "5xx", "drop")
 _RULE_KEYS = {"id", "group", "action", "next_n", "every_nth", "probability", "seed", "latency_ms", "retry_after",
               "status", "message", "close_code", "reason", "after_seconds", "method", "path_contains"}
@@ -74,8 +77,11 @@ class FaultRule:
             raise FaultConfigError("5xx status must be 500-599")
         if rule.action == "job_error" and rule.group != "jobs":
             raise FaultConfigError("job_error rules use group 'jobs'")
-        if rule.action == "ws_close" and rule.group != "streaming":
-            raise FaultConfigError("ws_close rules use group 'streaming'")
+        if rule.action in WS_ACTIONS:
+            if rule.group != "streaming":
+                raise FaultConfigError(f"{rule.action} rules use group 'streaming'")
+            if not isinstance(rule.after_seconds, int | float) or rule.after_seconds < 0:
+                raise FaultConfigError("after_seconds must be a number >= 0")
         if rule.probability is not None:
             rule._rng = random.Random(rule.seed)
         return rule

@@ -40,6 +40,10 @@ INTERNAL_ERROR = "Session Cancelled: An error occurred"  # the real service's 30
 FRAME = 320  # 20 ms at 16 kHz
 
 
+class SessionDrop(Exception):
+    """Fault `ws_drop`: end the session by aborting the TCP connection (no Error, no close frame)."""
+
+
 class SessionClose(Exception):
     def __init__(self, code: int, reason: str, send_error: bool = True) -> None:
         super().__init__(reason)
@@ -146,7 +150,8 @@ class StreamingSession:
     def __init__(self, ws: web.WebSocketResponse, params: SessionParams, engine: SpeechEngine,
                  cfg: StreamingConfig, chat: Callable[[dict, str], Awaitable[dict]],
                  max_session_seconds: float, close_fault: tuple[int, str, float] | None = None,
-                 on_event: Callable[[str], None] | None = None) -> None:
+                 on_event: Callable[[str], None] | None = None, drop_fault: float | None = None,
+                 transport: asyncio.BaseTransport | None = None) -> None:
         self.ws = ws
         self.p = params
         self.engine = engine
@@ -154,6 +159,8 @@ class StreamingSession:
         self.chat = chat
         self.max_session_seconds = max_session_seconds
         self.close_fault = close_fault
+        self.drop_fault = drop_fault  # seconds after the start: abort `transport` (fault ws_drop)
+        self.transport = transport
         self.on_event = on_event or (lambda name: None)
         self.id = str(uuid.uuid4())
         self.opened = time.monotonic()
@@ -194,6 +201,8 @@ class StreamingSession:
             await self._loop()
         except SessionClose as exc:
             await self._close_with(exc)
+        except SessionDrop:
+            self._drop()
         finally:
             # Nothing of the session outlives run(), however it ended: a client close before Terminate
             # must not leave LLM calls running (they would still hit the upstream for a closed socket).
@@ -211,17 +220,34 @@ class StreamingSession:
             t.cancel()
         await self.ws.close(code=exc.code, message=exc.reason[:120].encode())
 
+    def _drop(self) -> None:
+        """Abort the connection as a network failure or a crashed server would: nothing more is sent."""
+        self.on_event("ws_drop")
+        for t in self.llm_tasks:
+            t.cancel()
+        transport = self.transport
+        if transport is None:  # not given: the request's own transport (as aiohttp closes it itself)
+            req = getattr(self.ws, "_req", None)
+            transport = getattr(req, "transport", None)
+        if transport is not None:
+            transport.abort()
+
     def _deadline(self) -> float:
         deadlines = [self.opened + self.max_session_seconds]
         if self.close_fault:
             deadlines.append(self.opened + self.close_fault[2])
+        if self.drop_fault is not None:
+            deadlines.append(self.opened + self.drop_fault)
         if self.p.inactivity_timeout:
             deadlines.append(self.last_activity + self.p.inactivity_timeout)
         return min(deadlines)
 
     async def _check_deadlines(self) -> bool:
-        """Raise SessionClose for a fault/expiry close; True when the inactivity timeout ends the session."""
+        """Raise SessionClose for a fault/expiry close (SessionDrop for a ws_drop fault); True when the
+        inactivity timeout ends the session."""
         now = time.monotonic()
+        if self.drop_fault is not None and now >= self.opened + self.drop_fault:
+            raise SessionDrop()
         if self.close_fault and now >= self.opened + self.close_fault[2]:
             code, reason, _ = self.close_fault
             raise SessionClose(code, reason)

@@ -9,6 +9,7 @@ import wave
 
 import boto3
 import pytest
+import requests
 from conftest import start_aai_server
 
 from edge_client.audio import WavFileSource
@@ -131,6 +132,31 @@ def test_server_close_3005_mid_session_reconnects_with_a_new_session(sns_sqs, aw
     assert client.sessions[1].turns, "the second session produced turns"
     assert len(client.reconnect_times) == 1
     assert client.console_errors >= 1  # the console failed, the call went on
+    msgs = sns_sqs.receive_all(expect=summary.llm_responses)
+    assert_exactly_once_in_order(msgs, client)
+
+
+def test_server_side_drop_without_close_frame_reconnects_with_a_new_session(sns_sqs, aws_endpoint, call_wav,
+                                                                           tmp_path):
+    """The server aborts the TCP connection (fault ws_drop: no Error, no close frame), as a crashed
+    server or a broken path that still delivers the FIN/RST would."""
+    faults = [{"group": "streaming", "action": "ws_drop", "after_seconds": 2.0, "next_n": 1}]
+    server = start_aai_server(tmp_path, streaming_config(faults))
+    try:
+        s = edge_settings(tmp_path, server.ws_url, topic_arn=sns_sqs.topic_arn)
+        client, summary = run_call(s, server.api_key, call_wav)
+        stats = requests.get(f"{server.base_url}/_local/stats", headers={"Authorization": server.api_key},
+                             timeout=5).json()
+    finally:
+        server.stop()
+    assert summary.exit_code == EXIT_OK, summary.message
+    assert stats["faults_injected"].get("streaming:ws_drop") == 1 and stats["events"].get("ws_drop") == 1
+    assert summary.sessions == 2 and len(set(summary.session_ids)) == 2
+    first, second = client.sessions
+    assert first.close_code is None and not first.termination and first.error_code is None  # no close frame
+    assert second.termination and second.turns, "the new session ran to the end and produced turns"
+    assert len(client.reconnect_times) == 1
+    assert summary.frames_sent == summary.frames_captured and summary.frames_dropped == 0
     msgs = sns_sqs.receive_all(expect=summary.llm_responses)
     assert_exactly_once_in_order(msgs, client)
 
