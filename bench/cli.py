@@ -47,6 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="P: the local server holds every transcription at least this long in the burst (its STT "
                         "cache would otherwise make it ~0); the overhead row spreads it over one 3 s period")
     g.add_argument("--stack-timeout", type=float, default=3600, help="give up on the burst after this many s")
+    g.add_argument("--completion-webhook", action="store_true",
+                   help="deploy ours with completion_webhook=true: AssemblyAI's webhook ends the poll wait")
     g = p.add_argument_group("edge client (row 5)")
     g.add_argument("--edge-seconds", type=float, default=None, help="paced session length (default 120, smoke 0)")
     return p

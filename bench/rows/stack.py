@@ -131,7 +131,8 @@ def _start_stack(ctx: Context, config: dict[str, Any]):
     ctx.cleanup.callback(server.stop)
     lambda_mode = getattr(ctx.options, "lambda_mode", None) or "inprocess"
     # the pipeline's own transcription semaphore gets the same C as the server (infra context key)
-    context = {"transcription_concurrency": ctx.options.burst_concurrency}
+    context = {"transcription_concurrency": ctx.options.burst_concurrency,
+               "completion_webhook": bool(getattr(ctx.options, "completion_webhook", False))}
     stack = LocalStack(LocalStackOptions(work_dir=work, lambda_mode=lambda_mode, wait_scale=ctx.options.wait_scale,
                                          assemblyai=server, real_api_key=None, write_state=False, context=context))
     try:
@@ -201,6 +202,8 @@ def run(ctx: Context) -> list[Row]:
     config = {"concurrency": conc, "jobs": {"min_processing_seconds": hold}}
     calls = sample_calls(ctx)
     server, stack, sub, lambda_mode = _start_stack(ctx, config)
+    detection = ("completion webhook (task token), polling as backstop"
+                 if getattr(ctx.options, "completion_webhook", False) else "Step Functions polls")
     seeds_server = start_server(ctx.work_dir / "stack" / "seeds", config)
     ctx.cleanup.callback(seeds_server.stop)
     pipe = OurPipeline(stack, sub)
@@ -213,7 +216,7 @@ def run(ctx: Context) -> list[Row]:
     seeds_over = _overhead_seeds(ctx, seeds_server, calls, scale, holds)
     rows.append(Row("overhead per call: upload -> result minus service time", statistics.fmean(seeds_over),
                     statistics.fmean(ours_over), "s",
-                    f"mean of {len(calls)} call(s); ours = S3 event, Lambdas ({lambda_mode}), Step Functions polls, "
+                    f"mean of {len(calls)} call(s); ours = S3 event, Lambdas ({lambda_mode}), {detection}, "
                     f"results to S3/DynamoDB, SNS -> SQS; waits x{scale:g}; seeds' 3 s sleep x{scale:g}; "
                     f"transcription held {holds} s (spread over one 3 s period; where completion falls between "
                     "polls decides most of it: row 3)", digits=1))
@@ -251,7 +254,8 @@ def run(ctx: Context) -> list[Row]:
               f"({SEEDS_REQUESTS_PER_CALL} requests/call), ours {t_min:.0f} s ({ours_k} request(s)/call)")
     rows.append(Row("burst completion time / own theoretical minimum", seeds_time / seeds_min if seeds_min else None,
                     ours_time / t_min if t_min else None, "x",
-                    f"{limits}; seeds {seeds_time:.0f} s, ours {ours_time:.0f} s (last result); waits x{scale:g}",
+                    f"{limits}; seeds {seeds_time:.0f} s, ours {ours_time:.0f} s (last result); waits x{scale:g}; "
+                    f"ours: {detection}",
                     digits=2))
     rows.append(Row("burst completion time (last result)", seeds_time, ours_time, "s",
                     "seeds lose their failed calls' remaining work, so their time is not for equal output",
