@@ -9,10 +9,7 @@ import json
 
 import pytest
 import requests
-from test_pipeline import CALL, call_record, samples, upload, wait_terminal  # noqa: F401 (fixture)
-
-from local_aws.assemblyai import AssemblyAiServer
-from local_aws.stack import LocalStack, LocalStackOptions
+from test_pipeline import CALL, call_record, running_stack, samples, upload, wait_terminal  # noqa: F401
 
 pytestmark = pytest.mark.slow
 
@@ -21,14 +18,10 @@ LONG_WAIT = 600  # poll_initial_seconds: the polling backstop would need this lo
 
 @pytest.fixture(scope="module")
 def webhook_stack(aai_server, tmp_path_factory):
-    server = AssemblyAiServer(aai_server.base_url, aai_server.api_key)  # started/stopped by the session fixture
-    local = LocalStack(LocalStackOptions(
-        work_dir=tmp_path_factory.mktemp("local-stack-webhook"), lambda_mode="inprocess", wait_scale=0.05,
-        assemblyai=server, real_api_key=None, write_state=False,
-        context={"completion_webhook": True, "poll_initial_seconds": LONG_WAIT, "poll_max_seconds": LONG_WAIT}))
-    local.start()
-    yield local
-    local.stop()
+    # its own work dir: the shared synth cache of the other modules holds the default-context template
+    yield from running_stack(aai_server, tmp_path_factory.mktemp("local-stack-webhook"), "inprocess",
+                             {"completion_webhook": True, "poll_initial_seconds": LONG_WAIT,
+                              "poll_max_seconds": LONG_WAIT})
 
 
 def webhook_secret(stack) -> str:

@@ -44,15 +44,22 @@ def stack_work_dir(tmp_path_factory, name: str) -> Path:
     return work
 
 
+def running_stack(aai_server, work_dir: Path, lambda_mode: str, context: dict | None = None):
+    """A module fixture's body: the real template in the local AWS against the session's AssemblyAI server."""
+    server = AssemblyAiServer(aai_server.base_url, aai_server.api_key)  # started/stopped by the session fixture
+    local = LocalStack(LocalStackOptions(work_dir=work_dir, lambda_mode=lambda_mode, wait_scale=0.05,
+                                         assemblyai=server, real_api_key=None, write_state=False,
+                                         context=context or {}))
+    local.start()
+    try:
+        yield local
+    finally:
+        local.stop()
+
+
 @pytest.fixture(scope="module")
 def stack(aai_server, tmp_path_factory):
-    server = AssemblyAiServer(aai_server.base_url, aai_server.api_key)  # started/stopped by the session fixture
-    local = LocalStack(LocalStackOptions(work_dir=stack_work_dir(tmp_path_factory, "local-stack"),
-                                         lambda_mode="inprocess", wait_scale=0.05, assemblyai=server,
-                                         real_api_key=None, write_state=False))
-    local.start()
-    yield local
-    local.stop()
+    yield from running_stack(aai_server, stack_work_dir(tmp_path_factory, "local-stack"), "inprocess")
 
 
 @pytest.fixture

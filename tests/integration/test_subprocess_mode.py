@@ -20,14 +20,15 @@ from test_pipeline import (  # noqa: F401 (samples is a fixture)
     REPO_ROOT,
     assert_timeline_covers,
     call_record,
+    running_stack,
     samples,
     stack_work_dir,
     upload,
     wait_terminal,
 )
 
-from local_aws.assemblyai import AssemblyAiServer, free_port
-from local_aws.stack import LocalStack, LocalStackOptions
+from local_aws.assemblyai import free_port
+from local_aws.stack import LocalStack
 from local_aws.waiting import wait_for
 
 pytestmark = pytest.mark.slow
@@ -39,13 +40,7 @@ PIPELINE_HANDLERS = {"start_call", "submit_transcription", "check_transcript", "
 
 @pytest.fixture(scope="module")
 def sub_stack(aai_server, tmp_path_factory):
-    server = AssemblyAiServer(aai_server.base_url, aai_server.api_key)  # started/stopped by the session fixture
-    local = LocalStack(LocalStackOptions(work_dir=stack_work_dir(tmp_path_factory, "local-stack-subprocess"),
-                                         lambda_mode="subprocess", wait_scale=0.05, assemblyai=server,
-                                         real_api_key=None, write_state=False))
-    local.start()
-    yield local
-    local.stop()
+    yield from running_stack(aai_server, stack_work_dir(tmp_path_factory, "local-stack-subprocess"), "subprocess")
 
 
 def invocations_by_handler(stack) -> dict[str, int]:
