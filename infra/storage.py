@@ -125,30 +125,30 @@ class Storage(Construct):
     def _build_api_key_secret(self) -> secretsmanager.Secret:
         # The template holds no key: CloudFormation generates a random placeholder, the operator sets the
         # real key with `aws secretsmanager put-secret-value` (docs/deploy.md).
-        secret = secretsmanager.Secret(
-            self, "AssemblyAiApiKey",
-            description="AssemblyAI API key (raw key or JSON {\"api_key\": ...}); set it with put-secret-value",
-            generate_secret_string=secretsmanager.SecretStringGenerator(
-                exclude_punctuation=True, include_space=False, password_length=32),
-            removal_policy=self._removal,
-        )
-        acknowledge(secret, "AwsSolutions-SMG4",
-                    "Third-party API key issued by AssemblyAI; it cannot be rotated by a Lambda. Rotate it in the "
-                    "AssemblyAI dashboard and put-secret-value the new key.")
-        return secret
+        return self._generated_secret(
+            "AssemblyAiApiKey", 32,
+            "AssemblyAI API key (raw key or JSON {\"api_key\": ...}); set it with put-secret-value",
+            "Third-party API key issued by AssemblyAI; it cannot be rotated by a Lambda. Rotate it in the "
+            "AssemblyAI dashboard and put-secret-value the new key.")
 
     def _build_webhook_secret(self) -> secretsmanager.Secret:
         # completion_webhook: the value AssemblyAI sends back in the webhook's auth header. CloudFormation generates
         # it; the Lambdas read it at run time (never an env var, never in the template or the logs).
+        return self._generated_secret(
+            "WebhookSecret", 48,
+            "Shared secret of the AssemblyAI completion webhook (header X-Webhook-Secret); generated",
+            "Shared webhook secret sent with each transcript request. Rotate it with put-secret-value (a "
+            "random value): transcripts submitted before then get 401 on their webhook and are detected "
+            "by the polling backstop, so no rotation Lambda is needed.")
+
+    def _generated_secret(self, construct_id: str, length: int, description: str,
+                          no_rotation_reason: str) -> secretsmanager.Secret:
+        """A secret whose value CloudFormation generates (never in the template), without a rotation Lambda."""
         secret = secretsmanager.Secret(
-            self, "WebhookSecret",
-            description="Shared secret of the AssemblyAI completion webhook (header X-Webhook-Secret); generated",
+            self, construct_id, description=description,
             generate_secret_string=secretsmanager.SecretStringGenerator(
-                exclude_punctuation=True, include_space=False, password_length=48),
+                exclude_punctuation=True, include_space=False, password_length=length),
             removal_policy=self._removal,
         )
-        acknowledge(secret, "AwsSolutions-SMG4",
-                    "Shared webhook secret sent with each transcript request. Rotate it with put-secret-value (a "
-                    "random value): transcripts submitted before then get 401 on their webhook and are detected "
-                    "by the polling backstop, so no rotation Lambda is needed.")
+        acknowledge(secret, "AwsSolutions-SMG4", no_rotation_reason)
         return secret
