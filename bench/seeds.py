@@ -17,7 +17,7 @@ POLL_INTERVAL_SECONDS = 3  # time.sleep(3) between polls; the first poll right a
 PHASES = ["Introduction", "Complaint", "Resolution", "Goodbye"]
 
 
-_ENSURE = ('Ensure that all parts of the conversation are covered by a phase, using "Other" for any parts '
+OTHER_RULE = ('Ensure that all parts of the conversation are covered by a phase, using "Other" for any parts '
            "that don't fit into the specified phases.")
 
 
@@ -45,30 +45,43 @@ Format your response as a JSON object with the following structure:
     ]
 }}
 
-{_ENSURE}
+{OTHER_RULE}
 '''
     return {"model": MODEL, "messages": [{"role": "user", "content": f"{prompt}\n\nVTT Transcript:\n{vtt_content}"}],
             "max_tokens": 2000}
 
 
-_AGENT_CONTEXT = "The agent is trying to get the customer to go through with the update to their car."
-_CUSTOMER_CONTEXT = "The customer is calling to check how much it would cost to update the map in his car."
-_ANSWER_FORMAT = "<answer in one sentence> <reason in one sentence>"
-_QUESTIONS = [
-    ("What was the overall sentiment of the call?", _CUSTOMER_CONTEXT),
-    ("What was the sentiment of the agent in this call?", _AGENT_CONTEXT),
-    ("What was the sentiment of the customer in this call?", _CUSTOMER_CONTEXT),
-    ("What quote best demonstrates the customer's level of interest?", _CUSTOMER_CONTEXT),
-    ("Provide a quote from the agent that demonstrates their level of enthusiasm.", _AGENT_CONTEXT),
+AGENT_CONTEXT = "The agent is trying to get the customer to go through with the update to their car."
+CUSTOMER_CONTEXT = "The customer is calling to check how much it would cost to update the map in his car."
+ANSWER_FORMAT = "<answer in one sentence> <reason in one sentence>"
+QUESTIONS = [
+    ("What was the overall sentiment of the call?", CUSTOMER_CONTEXT),
+    ("What was the sentiment of the agent in this call?", AGENT_CONTEXT),
+    ("What was the sentiment of the customer in this call?", CUSTOMER_CONTEXT),
+    ("What quote best demonstrates the customer's level of interest?", CUSTOMER_CONTEXT),
+    ("Provide a quote from the agent that demonstrates their level of enthusiasm.", AGENT_CONTEXT),
 ]
+GUIDELINES = [
+    "You are an expert at understanding transcripts of conversations, calls and meetings.",
+    "You are an expert at coming up with ideal action items based on the contents of the transcripts.",
+    "Action items are things that the transcript implies should get done.",
+    "Your action item ideas do not make stuff up that isn't relevant to the transcript.",
+    "You do not needlessly make up action items - you stick to important tasks.",
+    "You are useful, true and concise, and write in perfect English.",
+    "Your action items can be tied back to direct quotes in the transcript.",
+    "You do not cite the quotes the action items relate to.",
+    "The action items are written succinctly.",
+    "Please give useful action items based on the transcript.",
+]
+ACTION_ITEMS_FORMAT = "Bullet Points"
 
 
 def sentiment_request(transcript_id: str) -> dict[str, Any]:
     question_strs = []
-    for question, context in _QUESTIONS:
+    for question, context in QUESTIONS:
         q_str = f"Question: {question}"
         q_str += f"\nContext: {context}"
-        q_str += f"\nAnswer Format: {_ANSWER_FORMAT}"
+        q_str += f"\nAnswer Format: {ANSWER_FORMAT}"
         question_strs.append(q_str)
     questions_prompt = "\n\n".join(question_strs)
     prompt = f"""
@@ -87,20 +100,12 @@ Questions:
 
 
 def action_items_request(transcript_id: str) -> dict[str, Any]:
-    prompt = """
+    guidelines = "\n".join(f"- {g}" for g in GUIDELINES)
+    prompt = f"""
 Here are guidelines to follow:
-- You are an expert at understanding transcripts of conversations, calls and meetings.
-- You are an expert at coming up with ideal action items based on the contents of the transcripts.
-- Action items are things that the transcript implies should get done.
-- Your action item ideas do not make stuff up that isn't relevant to the transcript.
-- You do not needlessly make up action items - you stick to important tasks.
-- You are useful, true and concise, and write in perfect English.
-- Your action items can be tied back to direct quotes in the transcript.
-- You do not cite the quotes the action items relate to.
-- The action items are written succinctly.
-- Please give useful action items based on the transcript.
+{guidelines}
 """
-    answer_format = "Bullet Points"
+    answer_format = ACTION_ITEMS_FORMAT
     if answer_format:
         prompt += f"\nYour response should have the following format: {answer_format}"
     return {"model": MODEL, "messages": [{"role": "user", "content": f"{prompt}\n\n{{{{ transcript }}}}"}],

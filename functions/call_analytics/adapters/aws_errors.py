@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Collection
+from typing import TypeVar
+
 from botocore.exceptions import BotoCoreError, ClientError
 
 from call_analytics.errors import PermanentError, ThrottledError, TransientError
@@ -13,6 +16,12 @@ THROTTLE_CODES = frozenset(
 TRANSIENT_CODES = frozenset(
     {"InternalError", "InternalServerError", "ServiceUnavailable", "RequestTimeout", "TransactionConflictException"}
 )
+
+
+#: a DynamoDB write whose ConditionExpression did not hold (an expected outcome, not a failure)
+CONDITION_FAILED = "ConditionalCheckFailedException"
+
+T = TypeVar("T")
 
 
 def error_code(exc: ClientError) -> str:
@@ -31,3 +40,17 @@ def translate(exc: Exception, what: str) -> Exception:
     if code in TRANSIENT_CODES or exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) >= 500:
         return TransientError(message)
     return PermanentError(message)
+
+
+def call_aws(call: Callable[[], T], what: str, *, expected: Collection[str] = ()) -> tuple[bool, T | None]:
+    """Run one AWS SDK call: (True, its response), or (False, None) when it failed with one of the `expected`
+    error codes (a normal outcome: a condition that did not hold, an execution that already exists). Any other
+    failure is raised as the domain error `translate` gives (Step Functions retries match on those)."""
+    try:
+        return True, call()
+    except ClientError as exc:
+        if error_code(exc) in expected:
+            return False, None
+        raise translate(exc, what) from None
+    except BotoCoreError as exc:
+        raise translate(exc, what) from None

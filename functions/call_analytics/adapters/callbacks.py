@@ -15,9 +15,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from call_analytics.adapters.aws_errors import error_code, translate
+from call_analytics.adapters.aws_errors import CONDITION_FAILED, call_aws
 
 CALLBACK_SK = "TOKEN"
 #: SendTaskSuccess answers for a token that no task waits on any more (timed out, completed, execution ended)
@@ -59,45 +57,30 @@ class CallbackRegistry:
 
     def claim(self, transcript_id: str, task_token: str) -> bool:
         """Take the pending notification for this token (True for exactly one caller)."""
-        try:
-            self.dynamodb.update_item(
-                TableName=self.table_name, Key=self._key(transcript_id),
-                UpdateExpression="REMOVE #token, #pending",
-                ConditionExpression="#token = :token AND attribute_exists(#pending)",
-                ExpressionAttributeNames={"#token": "task_token", "#pending": "pending"},
-                ExpressionAttributeValues={":token": {"S": task_token}},
-            )
-        except ClientError as exc:
-            if error_code(exc) == "ConditionalCheckFailedException":
-                return False
-            raise translate(exc, "DynamoDB claim callback") from None
-        except BotoCoreError as exc:
-            raise translate(exc, "DynamoDB claim callback") from None
-        return True
+        claimed, _ = call_aws(lambda: self.dynamodb.update_item(
+            TableName=self.table_name, Key=self._key(transcript_id),
+            UpdateExpression="REMOVE #token, #pending",
+            ConditionExpression="#token = :token AND attribute_exists(#pending)",
+            ExpressionAttributeNames={"#token": "task_token", "#pending": "pending"},
+            ExpressionAttributeValues={":token": {"S": task_token}},
+        ), "DynamoDB claim callback", expected={CONDITION_FAILED})
+        return claimed
 
     def send_success(self, task_token: str, output: dict[str, Any]) -> bool:
         """SendTaskSuccess; False when no task waits on the token any more (harmless: the poll catches up)."""
-        try:
-            self.stepfunctions.send_task_success(taskToken=task_token, output=json.dumps(output))
-        except ClientError as exc:
-            if error_code(exc) in STALE_TOKEN_CODES:
-                return False
-            raise translate(exc, "SendTaskSuccess") from None
-        except BotoCoreError as exc:
-            raise translate(exc, "SendTaskSuccess") from None
-        return True
+        sent, _ = call_aws(lambda: self.stepfunctions.send_task_success(taskToken=task_token,
+                                                                         output=json.dumps(output)),
+                           "SendTaskSuccess", expected=STALE_TOKEN_CODES)
+        return sent
 
     # ---- plumbing ----------------------------------------------------------------------------
     def _update(self, transcript_id: str, expression: str, names: dict[str, str], values: dict[str, Any],
                 what: str) -> dict[str, str]:
-        try:
-            response = self.dynamodb.update_item(
-                TableName=self.table_name, Key=self._key(transcript_id), UpdateExpression=expression,
-                ExpressionAttributeNames=names, ExpressionAttributeValues=values, ReturnValues="ALL_NEW",
-            )
-        except (ClientError, BotoCoreError) as exc:
-            raise translate(exc, f"DynamoDB {what}") from None
-        item = response.get("Attributes") or {}
+        _, response = call_aws(lambda: self.dynamodb.update_item(
+            TableName=self.table_name, Key=self._key(transcript_id), UpdateExpression=expression,
+            ExpressionAttributeNames=names, ExpressionAttributeValues=values, ReturnValues="ALL_NEW",
+        ), f"DynamoDB {what}")
+        item = (response or {}).get("Attributes") or {}
         return {k: next(iter(v.values())) for k, v in item.items()}
 
     @staticmethod

@@ -19,7 +19,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from call_analytics.adapters.aws_errors import error_code, translate
+from call_analytics.adapters.aws_errors import CONDITION_FAILED, call_aws, error_code, translate
 
 SEMAPHORE_SK = "STATE"
 WINDOW_SECONDS = 60
@@ -124,7 +124,7 @@ class TranscriptionSemaphore:
             )
         except ClientError as exc:
             code = error_code(exc)
-            if code == "ConditionalCheckFailedException":
+            if code == CONDITION_FAILED:
                 return False
             if raise_validation and code == "ValidationException":
                 raise _MissingDocument() from None
@@ -167,23 +167,16 @@ class LlmRateLimiter:
     def try_acquire(self, model: str, limit: int) -> bool:
         """Count one request for `model` in the current window; False (nothing counted) when it is full."""
         window = self.window()
-        try:
-            self.client.update_item(
-                TableName=self.table_name,
-                Key={"pk": {"S": rate_pk(model)}, "sk": {"S": str(window)}},
-                UpdateExpression="ADD #count :one SET #expires = :expires",
-                ConditionExpression="attribute_not_exists(#count) OR #count < :limit",
-                ExpressionAttributeNames={"#count": "count", "#expires": "expires_at"},
-                ExpressionAttributeValues={":one": {"N": "1"}, ":limit": {"N": str(limit)},
-                                           ":expires": {"N": str(window + WINDOW_SECONDS + WINDOW_TTL_SECONDS)}},
-            )
-        except ClientError as exc:
-            if error_code(exc) == "ConditionalCheckFailedException":
-                return False
-            raise translate(exc, "DynamoDB count LLM request") from None
-        except BotoCoreError as exc:
-            raise translate(exc, "DynamoDB count LLM request") from None
-        return True
+        counted, _ = call_aws(lambda: self.client.update_item(
+            TableName=self.table_name,
+            Key={"pk": {"S": rate_pk(model)}, "sk": {"S": str(window)}},
+            UpdateExpression="ADD #count :one SET #expires = :expires",
+            ConditionExpression="attribute_not_exists(#count) OR #count < :limit",
+            ExpressionAttributeNames={"#count": "count", "#expires": "expires_at"},
+            ExpressionAttributeValues={":one": {"N": "1"}, ":limit": {"N": str(limit)},
+                                       ":expires": {"N": str(window + WINDOW_SECONDS + WINDOW_TTL_SECONDS)}},
+        ), "DynamoDB count LLM request", expected={CONDITION_FAILED})
+        return counted
 
     def mark_full(self, model: str, limit: int) -> None:
         """The gateway said 429 although our window had room (another client shares the key): close the

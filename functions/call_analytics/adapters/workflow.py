@@ -6,9 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from call_analytics.adapters.aws_errors import error_code, translate
+from call_analytics.adapters.aws_errors import call_aws
 
 
 class Workflow:
@@ -18,29 +16,18 @@ class Workflow:
 
     def start(self, name: str, state: dict[str, Any]) -> tuple[str, bool]:
         """Returns (execution_arn, started_now). An execution of that name already existing -> started_now False."""
-        try:
-            response = self.client.start_execution(
-                stateMachineArn=self.state_machine_arn, name=name, input=json.dumps(state)
-            )
-        except ClientError as exc:
-            if error_code(exc) == "ExecutionAlreadyExists":
-                return self.execution_arn(name), False
-            raise translate(exc, "StartExecution") from None
-        except BotoCoreError as exc:
-            raise translate(exc, "StartExecution") from None
+        started, response = call_aws(lambda: self.client.start_execution(
+            stateMachineArn=self.state_machine_arn, name=name, input=json.dumps(state)
+        ), "StartExecution", expected={"ExecutionAlreadyExists"})
+        if not started:
+            return self.execution_arn(name), False
         return response["executionArn"], True
 
     def execution_status(self, name: str) -> str | None:
         """RUNNING / SUCCEEDED / FAILED / TIMED_OUT / ABORTED of the execution `name`; None when there is none."""
-        try:
-            response = self.client.describe_execution(executionArn=self.execution_arn(name))
-        except ClientError as exc:
-            if error_code(exc) == "ExecutionDoesNotExist":
-                return None
-            raise translate(exc, "DescribeExecution") from None
-        except BotoCoreError as exc:
-            raise translate(exc, "DescribeExecution") from None
-        return response["status"]
+        exists, response = call_aws(lambda: self.client.describe_execution(executionArn=self.execution_arn(name)),
+                                    "DescribeExecution", expected={"ExecutionDoesNotExist"})
+        return response["status"] if exists else None
 
     def execution_arn(self, name: str) -> str:
         # arn:aws:states:region:account:stateMachine:Name -> arn:aws:states:region:account:execution:Name:name
