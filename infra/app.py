@@ -15,8 +15,11 @@ from infra.stack import CallAnalyticsStack
 BUNDLING_STACKS = "aws:cdk:bundling-stacks"
 
 
-def build_app(context: dict[str, Any] | None = None, *, outdir: str | None = None) -> tuple[App, CallAnalyticsStack]:
-    """`context` overrides cdk.json and the CLI's -c values (tests use it). Synth with app.synth()."""
+def build_app(
+    context: dict[str, Any] | None = None, *, outdir: str | None = None, env: Environment | None = None,
+) -> tuple[App, CallAnalyticsStack]:
+    """`context` overrides cdk.json and the CLI's -c values (tests use it); `env` binds the stack to an account and
+    region as the CDK CLI does (default: the CLI's CDK_DEFAULT_ACCOUNT/REGION). Synth with app.synth()."""
     if outdir is None and "CDK_OUTDIR" not in os.environ:
         outdir = str(REPO_ROOT / "cdk.out")  # plain `python app.py` writes where `cdk` would
     # cdk.json context (feature flags + parameters) at the lowest precedence, as the CDK CLI applies it;
@@ -29,7 +32,8 @@ def build_app(context: dict[str, Any] | None = None, *, outdir: str | None = Non
     if not config.bundle:
         # Must be set before any stack exists: CDK then stages assets without running the bundler.
         app.node.set_context(BUNDLING_STACKS, [])
-    stack = CallAnalyticsStack(app, config.stack_name, config=config, stack_name=config.stack_name, env=_environment())
+    stack = CallAnalyticsStack(app, config.stack_name, config=config, stack_name=config.stack_name,
+                               env=env or _environment())
     if config.nag:
         add_nag_checks(app)
     return app, stack

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import App
+from aws_cdk import App, Environment
 from aws_cdk.assertions import Template
 
 from infra.app import build_app
@@ -74,8 +74,8 @@ def _token(part: dict[str, Any]) -> str:
     raise AssertionError(f"unexpected intrinsic in the state machine definition: {part}")
 
 
-def synthesize(context: dict[str, Any], outdir: Path) -> Synth:
-    app, stack = build_app(context, outdir=str(outdir))
+def synthesize(context: dict[str, Any], outdir: Path, env: Environment | None = None) -> Synth:
+    app, stack = build_app(context, outdir=str(outdir), env=env)
     assembly = app.synth()  # the cdk-nag Validations plugin runs here and raises on errors
     artifact = assembly.get_stack_by_name(stack.stack_name)
     raw = json.loads(Path(artifact.template_full_path).read_text())
