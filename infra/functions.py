@@ -16,7 +16,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from infra.config import LOG_RETENTION_DAYS, StackConfig
-from infra.nag import acknowledge
+from infra.nag import acknowledge, nag_arn
 from infra.names import (
     FUNCTIONS_DIR,
     HANDLER_ENV,
@@ -276,7 +276,7 @@ class Functions(Construct):
         state_machine.grant_execution(self.dead_letters, "states:DescribeExecution")
         machine_name = f'{{"Fn::Select":[6,{{"Fn::Split":[":",{{"Ref":"{_logical_id(state_machine)}"}}]}}]}}'
         _ack_iam5(self.dead_letters,
-                  f"Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:{machine_name}:*",
+                  f"Resource::{nag_arn(Stack.of(self), 'states', f'execution:{machine_name}:*')}",
                   "grant_execution: DescribeExecution on the executions of this one state machine (execution names "
                   "are call ids, unknown in advance); no other states action.")
 
