@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from infra.names import PROFILES_PREFIX, REPO_ROOT, RESULTS_PREFIX
+from infra.names import AUDIO_SUFFIXES, PROFILES_PREFIX, REPO_ROOT, RESULTS_PREFIX
 
 CDK_JSON = REPO_ROOT / "cdk.json"
 
@@ -19,9 +19,9 @@ ASSEMBLYAI_BASE_URLS: dict[str, tuple[str, str]] = {
     "eu": ("https://api.eu.assemblyai.com", "https://llm-gateway.eu.assemblyai.com/v1"),
 }
 
-DEFAULT_SUFFIXES = (
-    ".wav", ".mp3", ".m4a", ".mp4", ".flac", ".ogg", ".opus", ".webm", ".aac", ".amr", ".wma", ".mov",
-)
+#: context keys of earlier versions, ignored: every object under the prefix now reaches start_call, which accepts
+#: names.AUDIO_SUFFIXES in any case and records other types FAILED (issue 10: suffix filters skipped `.Mp3` silently)
+RETIRED_KEYS = ("recording_suffixes", "suffix_case_variants")
 
 #: the retention periods CloudWatch Logs accepts
 LOG_RETENTION_DAYS = (
@@ -29,10 +29,11 @@ LOG_RETENTION_DAYS = (
 )
 
 MAX_LLM_REQUESTS_PER_MINUTE = 100000
+#: tasks that may each wait out an outage (SubmitTranscription, CheckTranscript, FetchTranscript, RunAnalysis)
+OUTAGE_STEPS = 4
 
 _PROFILE_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 _STACK_RE = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,127}$")
-_SUFFIX_RE = re.compile(r"^\.[A-Za-z0-9]{1,10}$")
 _URL_RE = re.compile(r"^https?://[^\s/]+(/[^\s]*)?$")
 
 
@@ -51,17 +52,20 @@ class StackConfig(BaseModel):
     assemblyai_api_base_url: str | None = None
     assemblyai_llm_base_url: str | None = None
     recordings_prefix: str = "recordings/"
-    recording_suffixes: tuple[str, ...] = DEFAULT_SUFFIXES
-    #: also trigger on the upper-case spelling of each suffix (".WAV"); S3 filters are case-sensitive
-    suffix_case_variants: bool = True
     default_profile: str = "default"
     audio_delivery: Literal["presigned", "upload"] = "presigned"
     presign_ttl_seconds: int = Field(3600, ge=60, le=7 * 24 * 3600)
-    poll_initial_seconds: int = Field(10, ge=1, le=3600)
-    #: expected AssemblyAI processing seconds per audio second: first wait = max(poll_initial, duration x rtf)
-    poll_expected_rtf: float = Field(0.1, ge=0.0, le=2.0)
-    poll_max_seconds: int = Field(120, ge=1, le=3600)
-    poll_backoff: float = Field(1.5, ge=1.0, le=10.0)
+    #: the poll schedule (functions/call_analytics/polling.py): the first poll this long after submitting (never
+    #: later because of the duration estimate), and the shortest wait
+    poll_initial_seconds: int = Field(5, ge=1, le=3600)
+    #: processing seconds per audio second on a slow day: a poll lands at duration x this (a soft cap: never later)
+    poll_expected_rtf: float = Field(0.3, ge=0.0, le=2.0)
+    poll_max_seconds: int = Field(900, ge=1, le=3600)
+    #: poll-time growth in the first 45 s: next wait = (poll_backoff - 1) x the time since submitting
+    poll_backoff: float = Field(1.3, ge=1.0, le=10.0)
+    #: 429/5xx/timeouts from AssemblyAI or the LLM Gateway are waited out in Wait states (Retry-After honoured) for
+    #: this many seconds of waits per outage and task, then the call FAILS with the last error
+    outage_budget_seconds: int = Field(900, ge=60, le=7 * 24 * 3600)
     transcription_timeout_seconds: int = Field(4 * 3600, ge=60, le=7 * 24 * 3600)
     #: AssemblyAI jobs queued/processing at once (the DynamoDB semaphore; Free plan 5, paid 200+)
     transcription_concurrency: int = Field(5, ge=1, le=10000)
@@ -74,7 +78,8 @@ class StackConfig(BaseModel):
     llm_requests_per_minute: int | dict[str, int] = 30
     #: total wait for LLM quota per analysis before the call fails with AnalysisBudgetExhausted
     analysis_wait_budget_seconds: int = Field(3600, ge=60, le=7 * 24 * 3600)
-    #: hard limit of one execution; default = slot budget + transcription timeout + analysis budget + 1 h
+    #: hard limit of one execution; default = slot budget + transcription timeout + analysis budget
+    #: + max(1 h, 4 outage budgets: submit, poll, fetch, analyses)
     execution_timeout_seconds: int | None = Field(None, ge=120)
     analysis_max_concurrency: int = Field(4, ge=1, le=40)
     log_retention_days: int = 30
@@ -107,25 +112,6 @@ class StackConfig(BaseModel):
             if value.startswith(reserved) or reserved.startswith(value):
                 raise ValueError(f"must not overlap the reserved prefix {reserved!r}")
         return value
-
-    @field_validator("recording_suffixes", mode="before")
-    @classmethod
-    def _split_suffixes(cls, value: Any) -> Any:
-        if isinstance(value, str):  # -c recording_suffixes=.wav,.mp3
-            value = [part for part in value.split(",") if part.strip()]
-        return value
-
-    @field_validator("recording_suffixes")
-    @classmethod
-    def _suffixes(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        cleaned = tuple(dict.fromkeys(s.strip() for s in value))
-        if not cleaned:
-            raise ValueError("at least one suffix is needed")
-        for suffix in cleaned:
-            # one dot, then letters/digits: no suffix can end another one, and S3 rejects overlapping filters
-            if not _SUFFIX_RE.match(suffix):
-                raise ValueError(f"{suffix!r} is not a file extension like '.wav'")
-        return cleaned
 
     @field_validator("default_profile")
     @classmethod
@@ -191,12 +177,9 @@ class StackConfig(BaseModel):
 
     @property
     def trigger_suffixes(self) -> tuple[str, ...]:
-        """Every suffix that gets its own S3 notification (S3 allows one suffix per filter)."""
-        out: list[str] = []
-        for suffix in self.recording_suffixes:
-            variants = (suffix.lower(), suffix.upper()) if self.suffix_case_variants else (suffix,)
-            out.extend(v for v in variants if v not in out)
-        return tuple(out)
+        """The file types start_call accepts, any case (the RecordingSuffixes output). Not a notification filter:
+        every object under the prefix triggers start_call, which refuses the others with a recorded reason."""
+        return AUDIO_SUFFIXES
 
     @property
     def waiting_budget(self) -> int:
@@ -208,7 +191,7 @@ class StackConfig(BaseModel):
     def execution_timeout(self) -> int:
         return self.execution_timeout_seconds or (
             self.slot_wait_budget_seconds + self.transcription_timeout_seconds + self.analysis_wait_budget_seconds
-            + 3600)
+            + max(3600, OUTAGE_STEPS * self.outage_budget_seconds))
 
 
 def _llm_limit(value: Any, where: str) -> int:
@@ -245,9 +228,7 @@ def _coerce(value: Any) -> Any:
 def load_config(context: dict[str, Any]) -> StackConfig:
     """Validate the known keys of `context` (cdk.json defaults merged with -c overrides)."""
     fields = StackConfig.model_fields
-    raw = {key: _coerce(value) for key, value in context.items() if key in fields}
-    if isinstance(raw.get("recording_suffixes"), (int, float)):
-        raw["recording_suffixes"] = str(context["recording_suffixes"])
+    raw = {key: _coerce(value) for key, value in context.items() if key in fields}  # RETIRED_KEYS are not fields
     try:
         return StackConfig.model_validate(raw)
     except ValidationError as exc:

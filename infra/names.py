@@ -12,6 +12,15 @@ FUNCTIONS_REQUIREMENTS = FUNCTIONS_DIR / "requirements.txt"
 RESULTS_PREFIX = "results/"
 PROFILES_PREFIX = "profiles/"
 
+# The file types start_call accepts, in any case (`.WAV`, `.Mp3`): every object under the recordings prefix reaches
+# start_call (one notification, prefix filter only), which records any other type FAILED (unsupported file type).
+# functions/call_analytics/recordings.py AUDIO_EXTENSIONS is the Lambda's copy (infra is not in the Lambda
+# package); tests/infra/test_infra_trigger_suffixes.py ties the two. The stack output RecordingSuffixes lists these.
+AUDIO_SUFFIXES = (
+    ".wav", ".mp3", ".m4a", ".mp4", ".flac", ".ogg", ".oga", ".opus", ".webm", ".aac", ".amr", ".wma", ".aiff", ".aif",
+    ".mov", ".mkv", ".3gp", ".gsm", ".au", ".caf",
+)
+
 # Powertools settings every function gets.
 POWERTOOLS_SERVICE_NAME = "call-analytics"
 POWERTOOLS_METRICS_NAMESPACE = "CallAnalytics"
@@ -52,19 +61,21 @@ HANDLER_ENV: dict[str, tuple[str, ...]] = {
         "CALLS_TABLE", "LIMITS_TABLE", "RECORDINGS_BUCKET", "RESULTS_PREFIX", "PROFILES_PREFIX",
         "ASSEMBLYAI_SECRET_ARN", "ASSEMBLYAI_API_BASE_URL", "AUDIO_DELIVERY", "PRESIGN_TTL_SECONDS",
         "POLL_INITIAL_SECONDS", "POLL_EXPECTED_RTF", "TRANSCRIPTION_CONCURRENCY", "SLOT_WAIT_MAX_SECONDS",
-        "SLOT_WAIT_BUDGET_SECONDS", "TRANSCRIPTION_TIMEOUT_SECONDS",
+        "SLOT_WAIT_BUDGET_SECONDS", "TRANSCRIPTION_TIMEOUT_SECONDS", "OUTAGE_BUDGET_SECONDS",
     ),
     Handler.CHECK_TRANSCRIPT: (
         "CALLS_TABLE", "LIMITS_TABLE", "ASSEMBLYAI_SECRET_ARN", "ASSEMBLYAI_API_BASE_URL", "POLL_INITIAL_SECONDS",
         "POLL_EXPECTED_RTF", "POLL_MAX_SECONDS", "POLL_BACKOFF", "TRANSCRIPTION_TIMEOUT_SECONDS",
+        "OUTAGE_BUDGET_SECONDS",
     ),
     Handler.FETCH_TRANSCRIPT: (
         "CALLS_TABLE", "RECORDINGS_BUCKET", "RESULTS_PREFIX", "PROFILES_PREFIX", "ASSEMBLYAI_SECRET_ARN",
-        "ASSEMBLYAI_API_BASE_URL",
+        "ASSEMBLYAI_API_BASE_URL", "OUTAGE_BUDGET_SECONDS",
     ),
     Handler.RUN_ANALYSIS: (
         "CALLS_TABLE", "LIMITS_TABLE", "RECORDINGS_BUCKET", "RESULTS_PREFIX", "PROFILES_PREFIX",
         "ASSEMBLYAI_SECRET_ARN", "ASSEMBLYAI_LLM_BASE_URL", "LLM_REQUESTS_PER_MINUTE", "ANALYSIS_WAIT_BUDGET_SECONDS",
+        "OUTAGE_BUDGET_SECONDS",
     ),
     Handler.FINALIZE_CALL: ("CALLS_TABLE", "RECORDINGS_BUCKET", "RESULTS_PREFIX", "RESULTS_TOPIC_ARN"),
     Handler.RECORD_FAILURE: ("CALLS_TABLE", "LIMITS_TABLE", "RESULTS_TOPIC_ARN"),
@@ -90,6 +101,7 @@ class Errors:
     TRANSIENT = "TransientError"
     SLOT_WAIT_EXCEEDED = "SlotWaitExceeded"  # no transcription slot within the budget (caught -> RecordFailure)
     ANALYSIS_BUDGET_EXHAUSTED = "AnalysisBudgetExhausted"  # no LLM quota within the budget (caught -> RecordFailure)
+    OUTAGE_BUDGET_EXHAUSTED = "OutageBudgetExhausted"  # the API failed through the outage budget (-> RecordFailure)
     TIMEOUT = "States.Timeout"  # the callback wait ran out: poll (the backstop)
     LAMBDA_SERVICE = ("Lambda.ServiceException", "Lambda.TooManyRequestsException", "Lambda.SdkClientException")
     # The function ran out of time (a slow-but-healthy API; the AssemblyAI client's deadline should prevent it):
@@ -97,6 +109,19 @@ class Errors:
     # unhandled function errors, timeouts included.
     LAMBDA_TIMEOUT = ("Sandbox.Timedout", "Lambda.Unknown")
     ALL = "States.ALL"
+
+
+class HttpTimeouts:
+    """Socket timeouts (s) of the AssemblyAI client per request: the defaults of
+    functions/call_analytics/adapters/assemblyai.py AssemblyAIClient (tests/infra/test_infra_timeouts.py ties them).
+    infra/functions.py sizes each Lambda's timeout from them, so a request gets all of them before the deadline."""
+
+    CONNECT = 5.0
+    READ = 30.0  # REST v2 (poll, transcript JSON, VTT, submit)
+    UPLOAD = 300.0  # POST /v2/upload (audio_delivery=upload)
+    LLM = 120.0  # LLM Gateway chat completions
+    #: the client stops this long before the Lambda timeout (functions/call_analytics/wiring.py, tied by the same test)
+    DEADLINE_MARGIN = 5.0
 
 
 class Output:
@@ -116,7 +141,7 @@ class Output:
     DEAD_LETTERS_DLQ = "DeadLettersDlqUrl"
     TRANSCRIPT_WEBHOOK_URL = "TranscriptWebhookUrl"  # only with completion_webhook=true
     RECORDINGS_PREFIX = "RecordingsPrefix"  # the upload prefix that triggers processing (`recordings/`)
-    RECORDING_SUFFIXES = "RecordingSuffixes"  # comma-separated suffixes that trigger it (`.wav,.WAV,...`)
+    RECORDING_SUFFIXES = "RecordingSuffixes"  # comma-separated file types start_call accepts, any case (`.wav,...`)
 
 
 class State:
@@ -133,11 +158,13 @@ class State:
     READY = "TranscriptReady?"
     TRANSCRIPT_ERROR = "TranscriptErrored"
     FETCH = "FetchTranscript"
+    FETCH_RETRY = "FetchRetry?"  # the API failed: wait out the outage, then fetch again
+    WAIT_TO_FETCH = "WaitToFetch"
     HAS_SPEECH = "HasSpeech?"
     NO_ANALYSES = "NoAnalyses"
     RUN_ANALYSES = "RunAnalyses"
     RUN_ANALYSIS = "RunAnalysis"
-    ANALYSIS_THROTTLED = "AnalysisThrottled?"
+    ANALYSIS_THROTTLED = "AnalysisThrottled?"  # no LLM quota, or an outage of the gateway: wait, run again
     WAIT_FOR_LLM_QUOTA = "WaitForLlmQuota"
     ANALYSIS_DONE = "AnalysisDone"
     FINALIZE = "FinalizeCall"

@@ -45,10 +45,10 @@ class CallAnalyticsStack(Stack):
         s, n, f, w, c = self.storage, self.notifications, self.functions, self.workflow, self.config
         for logical_id, value, description in (
             (Output.RECORDINGS_BUCKET, s.bucket.bucket_name, f"Upload recordings under {c.recordings_prefix} here"),
-            # callctl upload reads these two: an upload elsewhere (or with another suffix) triggers nothing
+            # callctl upload reads these two: an upload elsewhere triggers nothing, another file type fails the call
             (Output.RECORDINGS_PREFIX, c.recordings_prefix, "Key prefix of uploads that start a call"),
             (Output.RECORDING_SUFFIXES, ",".join(c.trigger_suffixes),
-             "Key suffixes (comma-separated, case-sensitive) of uploads that start a call"),
+             "File types (comma-separated, any case) start_call accepts; other uploads are recorded FAILED"),
             (Output.CALLS_TABLE, s.calls_table.table_name, "Call records and analysis results"),
             (Output.IDEMPOTENCY_TABLE, s.idempotency_table.table_name, "Powertools idempotency records"),
             (Output.RESULTS_TOPIC, n.topic.topic_arn, "Completed/failed call notifications (attribute status)"),

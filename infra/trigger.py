@@ -1,5 +1,7 @@
-"""The upload trigger: S3 ObjectCreated under the recordings prefix invokes start_call (async), one
-notification per suffix because an S3 filter takes a single suffix."""
+"""The upload trigger: S3 ObjectCreated under the recordings prefix invokes start_call (async). One notification
+with the prefix filter only: S3 suffix filters are case-sensitive (`.Mp3` would start nothing and say nothing), so
+start_call sees every upload and records the ones it cannot transcribe FAILED with the reason (unsupported file
+type, empty), announced like any other failure. The accepted types: infra/names.py AUDIO_SUFFIXES."""
 
 from __future__ import annotations
 
@@ -22,12 +24,10 @@ class RecordingTrigger(Construct):
         start_call: lambda_.IFunction,
     ) -> None:
         super().__init__(scope, construct_id)
-        destination = s3n.LambdaDestination(start_call)
-        for suffix in config.trigger_suffixes:
-            bucket.add_event_notification(
-                s3.EventType.OBJECT_CREATED, destination,
-                s3.NotificationKeyFilter(prefix=config.recordings_prefix, suffix=suffix),
-            )
+        bucket.add_event_notification(
+            s3.EventType.OBJECT_CREATED, s3n.LambdaDestination(start_call),
+            s3.NotificationKeyFilter(prefix=config.recordings_prefix),
+        )
         handler = Stack.of(self).node.try_find_child(NOTIFICATIONS_HANDLER_ID)
         if handler is not None:
             acknowledge(handler, "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"

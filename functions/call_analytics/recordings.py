@@ -8,6 +8,8 @@ from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import unquote_plus
 
+#: the file types start_call accepts, in any case (`.WAV`, `.Mp3`). infra/names.py AUDIO_SUFFIXES is the same list
+#: (the stack output callctl checks uploads against); tests/infra/test_infra_trigger_suffixes.py ties the two.
 AUDIO_EXTENSIONS = frozenset(
     {".wav", ".mp3", ".m4a", ".mp4", ".flac", ".ogg", ".oga", ".opus", ".webm", ".aac", ".amr", ".wma",
      ".aiff", ".aif", ".mov", ".mkv", ".3gp", ".gsm", ".au", ".caf"}
@@ -40,7 +42,9 @@ class UploadedObject:
 
 
 def skip_reason(obj: UploadedObject, *, recordings_bucket: str, ignored_prefixes: tuple[str, ...]) -> str | None:
-    """Why this object is not a recording to process, or None when it is."""
+    """Why this event is not about an upload at all (nothing is recorded), or None when it is one. An upload that
+    cannot be a recording (unsupported type, empty) is not skipped: start_call records it FAILED with
+    `refusal_reason` and announces it, so no upload under the prefix goes unanswered."""
     if not obj.event_name.startswith("ObjectCreated"):
         return f"event {obj.event_name} is not an upload"
     if obj.bucket != recordings_bucket:
@@ -49,10 +53,22 @@ def skip_reason(obj: UploadedObject, *, recordings_bucket: str, ignored_prefixes
         return "folder marker"
     if any(p and obj.key.startswith(p) for p in ignored_prefixes):
         return "results/profiles object, not a recording"
-    if PurePosixPath(obj.key).suffix.lower() not in AUDIO_EXTENSIONS:
-        return f"not an audio/video file extension ({PurePosixPath(obj.key).suffix or 'none'})"
-    if obj.size == 0:
-        return "empty object"
+    return None
+
+
+def is_supported_suffix(key: str) -> bool:
+    """A file type start_call accepts, whatever the case of its extension."""
+    return PurePosixPath(key).suffix.lower() in AUDIO_EXTENSIONS
+
+
+def refusal_reason(key: str, size: int | None) -> str | None:
+    """Why this upload can never be transcribed (recorded as InvalidRecording), or None."""
+    suffix = PurePosixPath(key).suffix
+    if not is_supported_suffix(key):
+        return (f"unsupported file type {suffix or '(no extension)'!r}: not an audio/video recording "
+                f"(accepted, any case: {' '.join(sorted(AUDIO_EXTENSIONS))})")
+    if size == 0:
+        return "the recording is empty (0 bytes): nothing to transcribe"
     return None
 
 

@@ -6,7 +6,8 @@ import json
 
 from aws_cdk.assertions import Match
 
-SUFFIXES = (".wav", ".mp3", ".m4a", ".mp4", ".flac", ".ogg", ".opus", ".webm", ".aac", ".amr", ".wma", ".mov")
+SUFFIXES = (".wav", ".mp3", ".m4a", ".mp4", ".flac", ".ogg", ".oga", ".opus", ".webm", ".aac", ".amr", ".wma",
+            ".aiff", ".aif", ".mov", ".mkv", ".3gp", ".gsm", ".au", ".caf")  # infra/names.py AUDIO_SUFFIXES
 
 
 def recordings_bucket_id(synth) -> str:
@@ -110,22 +111,22 @@ def test_dlqs_are_encrypted_and_ssl_only(synth):
 
 
 # ---- upload trigger -----------------------------------------------------------------------------
-def notification_filters(synth) -> set[tuple[str, str]]:
+def notification_filters(synth) -> list[dict[str, str]]:
     start_id = synth.functions()["start_call"][0]
     (res,) = synth.resources("Custom::S3BucketNotifications").values()
     assert res["Properties"]["BucketName"] == {"Ref": recordings_bucket_id(synth)}
-    out = set()
+    out = []
     for cfg in res["Properties"]["NotificationConfiguration"]["LambdaFunctionConfigurations"]:
         assert cfg["LambdaFunctionArn"] == {"Fn::GetAtt": [start_id, "Arn"]}
         assert cfg["Events"] == ["s3:ObjectCreated:*"]
-        rules = {r["Name"]: r["Value"] for r in cfg["Filter"]["Key"]["FilterRules"]}
-        out.add((rules["prefix"], rules["suffix"]))
+        out.append({r["Name"]: r["Value"] for r in cfg["Filter"]["Key"]["FilterRules"]})
     return out
 
 
-def test_every_suffix_under_the_prefix_reaches_start_call(synth):
-    expected = {("recordings/", s) for s in SUFFIXES} | {("recordings/", s.upper()) for s in SUFFIXES}
-    assert notification_filters(synth) == expected
+def test_every_object_under_the_prefix_reaches_start_call(synth):
+    # one notification, no suffix filter (S3's are case-sensitive: `.Mp3`, `.Wav` would start nothing, silently);
+    # start_call refuses other types with a recorded, announced reason
+    assert notification_filters(synth) == [{"prefix": "recordings/"}]
     synth.template.has_resource_properties("AWS::Lambda::Permission", {
         "Action": "lambda:InvokeFunction",
         "Principal": "s3.amazonaws.com",
@@ -135,8 +136,8 @@ def test_every_suffix_under_the_prefix_reaches_start_call(synth):
     })
 
 
-def test_trigger_follows_prefix_and_suffix_config(alt_synth):
-    assert notification_filters(alt_synth) == {("calls/in/", ".wav"), ("calls/in/", ".mp3")}
+def test_trigger_follows_the_prefix_config_and_ignores_the_retired_suffix_keys(alt_synth):
+    assert notification_filters(alt_synth) == [{"prefix": "calls/in/"}]  # ALT_CONTEXT still sets recording_suffixes
 
 
 # ---- outputs ------------------------------------------------------------------------------------
@@ -159,12 +160,11 @@ def test_outputs_have_stable_logical_ids(synth):
     synth.template.has_output("StateMachineArn", {"Value": Match.any_value()})
 
 
-def test_outputs_name_the_upload_prefix_and_suffixes_the_trigger_uses(synth, alt_synth):
-    # callctl upload reads these: they must say exactly what the bucket notifications filter on
-    for s, prefix, suffixes in ((synth, "recordings/", [*SUFFIXES, *(x.upper() for x in SUFFIXES)]),
-                                (alt_synth, "calls/in/", [".wav", ".mp3"])):
+def test_outputs_name_the_upload_prefix_and_the_accepted_file_types(synth, alt_synth):
+    # callctl upload reads these: the prefix the notification filters on, the types start_call accepts (any case)
+    for s, prefix in ((synth, "recordings/"), (alt_synth, "calls/in/")):
         outputs = s.raw["Outputs"]
         assert outputs["RecordingsPrefix"]["Value"] == prefix
-        assert sorted(outputs["RecordingSuffixes"]["Value"].split(",")) == sorted(suffixes)
-        assert notification_filters(s) == {(prefix, x) for x in suffixes}
+        assert sorted(outputs["RecordingSuffixes"]["Value"].split(",")) == sorted(SUFFIXES)
+        assert notification_filters(s) == [{"prefix": prefix}]
         assert prefix in outputs["RecordingsBucketName"]["Description"]

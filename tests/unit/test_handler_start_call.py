@@ -239,7 +239,6 @@ def test_upload_delivery_streams_the_bytes(aws, fake_aai, lambda_context, monkey
 
 @pytest.mark.parametrize("key, body, event_name, reason", [
     ("recordings/folder/", b"", "ObjectCreated:Put", "folder marker"),
-    ("recordings/readme.txt", b"hello", "ObjectCreated:Put", "not an audio/video file extension"),
     ("results/c-1/transcript.json", b"{}", "ObjectCreated:Put", "results/profiles object"),
 ])
 def test_non_matching_keys_are_skipped(aws, fake_aai, lambda_context, key, body, event_name, reason):

@@ -23,6 +23,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import email.utils
+import functools
 import json
 import logging
 import random
@@ -34,6 +35,7 @@ import requests
 from urllib3.exceptions import NewConnectionError
 
 from call_analytics.errors import CallAnalyticsError, PermanentError, ThrottledError, TransientError
+from call_analytics.redaction import register_secret, scrub_exception
 
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 RETRY_AFTER_JITTER = 0.2
@@ -46,6 +48,26 @@ SUBMIT_LOOKUP_LIMIT = 100
 SUBMIT_LOOKUP_CLOCK_SKEW_SECONDS = 5.0
 
 log = logging.getLogger(__name__)
+
+
+def _redacted(method: Callable[..., Any]) -> Callable[..., Any]:
+    """Errors leave the client with the key, and any auth value or token the API echoed, masked
+    (call_analytics/redaction.py): their messages become failure reasons and Step Functions history."""
+
+    @functools.wraps(method)
+    def wrapper(self: AssemblyAIClient, *args: Any, **kwargs: Any) -> Any:
+        try:
+            key = self._key()
+        except Exception:  # the method itself raises the reason
+            key = None
+        register_secret(key)  # the loggers and handlers mask it too
+        try:
+            return method(self, *args, **kwargs)
+        except Exception as exc:
+            scrub_exception(exc, (key,))
+            raise
+
+    return wrapper
 
 
 def api_error_text(response: requests.Response) -> str:
@@ -172,6 +194,7 @@ class AssemblyAIClient:
         return bound
 
     # ---- REST v2 -------------------------------------------------------------------------------
+    @_redacted
     def upload(self, data: bytes | IO[bytes] | Callable[[], IO[bytes]], *, size: int | None = None) -> str:
         """POST /v2/upload with the raw bytes (streamed when a file object is given); returns upload_url."""
         body = _Body(data)
@@ -186,6 +209,7 @@ class AssemblyAIClient:
             raise TransientError("AssemblyAI POST /v2/upload returned no upload_url")
         return url
 
+    @_redacted
     def submit_transcript(self, params: dict[str, Any]) -> dict[str, Any]:
         """POST /v2/transcript; returns the Transcript object (any status). Never POSTs twice when the first
         POST may have created a job: that job is looked up and adopted (its list item is returned: `id`,
@@ -233,19 +257,23 @@ class AssemblyAIClient:
                     extra={"transcript_id": adopted["id"], "reason": unknown.reason})
         return adopted
 
+    @_redacted
     def get_transcript(self, transcript_id: str) -> dict[str, Any]:
         return self._json(self._request("GET", self._api(f"/v2/transcript/{_id(transcript_id)}")))
 
+    @_redacted
     def get_vtt(self, transcript_id: str, *, chars_per_caption: int | None = None) -> str:
         params = {"chars_per_caption": chars_per_caption} if chars_per_caption else None
         response = self._request("GET", self._api(f"/v2/transcript/{_id(transcript_id)}/vtt"), params=params)
         return response.text
 
+    @_redacted
     def get_sentences(self, transcript_id: str) -> list[dict[str, Any]]:
         body = self._json(self._request("GET", self._api(f"/v2/transcript/{_id(transcript_id)}/sentences")))
         return list(body.get("sentences") or [])
 
     # ---- LLM Gateway ---------------------------------------------------------------------------
+    @_redacted
     def chat_completion(self, request: dict[str, Any]) -> dict[str, Any]:
         """POST /v1/chat/completions (non-streaming); returns the whole response object."""
         if not self.llm_base_url:

@@ -10,6 +10,7 @@ from call_analytics import wiring
 from call_analytics.logic.dead_letters import DeadLetterDeps, handle_dead_letter
 from call_analytics.models import dump
 from call_analytics.observability import logger, metrics, tracer
+from call_analytics.redaction import redacted_errors
 from call_analytics.settings import DeadLettersSettings, load_settings
 
 processor = BatchProcessor(event_type=EventType.SQS)
@@ -36,6 +37,7 @@ def record_handler(record: SQSRecord) -> list[dict]:
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 @tracer.capture_lambda_handler(capture_response=False)
+@redacted_errors
 def handler(event: dict, context) -> dict:
     _deps()  # a broken environment fails the whole batch at once (settings are validated here)
     return process_partial_response(event=event, record_handler=record_handler, processor=processor,

@@ -6,12 +6,14 @@ from call_analytics import wiring
 from call_analytics.logic.record_failure import record_failure
 from call_analytics.models import CallState, dump
 from call_analytics.observability import logger, metrics, tracer
+from call_analytics.redaction import redacted_errors
 from call_analytics.settings import RecordFailureSettings, load_settings
 
 
 @logger.inject_lambda_context(correlation_id_path="call_id", clear_state=True)
 @metrics.log_metrics
 @tracer.capture_lambda_handler(capture_response=False)
+@redacted_errors
 def handler(event: dict, context) -> dict:
     settings = load_settings(RecordFailureSettings)
     state = CallState.model_validate(event)

@@ -8,12 +8,14 @@ from call_analytics import wiring
 from call_analytics.logic.run_analysis import run_analysis
 from call_analytics.models import AnalysisTask, dump
 from call_analytics.observability import logger, metrics, tracer
+from call_analytics.redaction import redacted_errors
 from call_analytics.settings import RunAnalysisSettings, load_settings
 
 
 @logger.inject_lambda_context(correlation_id_path="call_id", clear_state=True)
 @metrics.log_metrics
 @tracer.capture_lambda_handler(capture_response=False)
+@redacted_errors
 def handler(event: dict, context) -> dict:
     settings = load_settings(RunAnalysisSettings)
     task = AnalysisTask.model_validate(event)

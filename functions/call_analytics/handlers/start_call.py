@@ -9,12 +9,14 @@ from call_analytics.logic.start_call import StartCallDeps, start_calls
 from call_analytics.models import dump
 from call_analytics.observability import logger, metrics, tracer
 from call_analytics.recordings import uploaded_objects
+from call_analytics.redaction import redacted_errors
 from call_analytics.settings import StartCallSettings, load_settings
 
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 @tracer.capture_lambda_handler(capture_response=False)
+@redacted_errors
 def handler(event: dict, context) -> dict:
     settings = load_settings(StartCallSettings)
     store = wiring.results_store()

@@ -12,12 +12,14 @@ from aws_lambda_powertools.utilities.data_classes import LambdaFunctionUrlEvent
 from call_analytics import wiring
 from call_analytics.logic.completion_webhook import handle_webhook
 from call_analytics.observability import logger, metrics, tracer
+from call_analytics.redaction import redacted_errors
 from call_analytics.settings import TranscriptWebhookSettings, load_settings
 
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 @tracer.capture_lambda_handler(capture_response=False)
+@redacted_errors
 def handler(event: dict, context) -> dict:
     settings = load_settings(TranscriptWebhookSettings)
     request = LambdaFunctionUrlEvent(event)

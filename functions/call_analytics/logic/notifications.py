@@ -1,8 +1,11 @@
-"""The SNS message bodies (documented in docs/data-model.md)."""
+"""The SNS message bodies (documented in docs/data-model.md). The error text is redacted
+(call_analytics/redaction.py): whatever an upstream echoed, no key or auth value is published."""
 
 from __future__ import annotations
 
 from typing import Any
+
+from call_analytics.redaction import redact
 
 MESSAGE_VERSION = 1
 SHORT_ANSWER_CHARS = 160
@@ -22,7 +25,7 @@ def failure_message(*, call_id: str, profile: str | None, recording: dict[str, A
         "status": "FAILED",
         "profile": profile,
         "recording": recording_ref(recording),
-        "error": {"type": error_type, "reason": reason},
+        "error": {"type": redact(error_type), "reason": redact(reason)},  # the free text an upstream may fill
         "failed_at": at,
     }
 

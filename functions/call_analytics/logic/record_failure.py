@@ -12,6 +12,7 @@ from call_analytics.logic.common import failure_reason, iso, utc_now
 from call_analytics.logic.notifications import failure_message
 from call_analytics.models import CallState, CallStatus, FailureResult
 from call_analytics.observability import MetricUnit, logger, metrics
+from call_analytics.redaction import redact
 
 
 def record_failure(
@@ -51,8 +52,9 @@ def fail_call(
 ) -> FailureResult | None:
     """Record the call FAILED with `reason` (a FAILED call keeps its first reason), give back its transcription
     slot, and announce the failure once (`failure_notified`). With `spare_completed`, a COMPLETED call is left
-    untouched and None is returned. Safe to repeat: a second run changes nothing and publishes nothing."""
-    reason = reason[:1000]
+    untouched and None is returned. Safe to repeat: a second run changes nothing and publishes nothing.
+    The reason is redacted (no API key / auth value reaches the record, its history or the message)."""
+    reason = redact(reason)[:1000]
     blocked = {CallStatus.FAILED, CallStatus.COMPLETED} if spare_completed else {CallStatus.FAILED}
     values: dict[str, Any] = {"failure_reason": reason, "failure_error": error_type, "failed_at": iso(now()),
                               **(fields or {})}

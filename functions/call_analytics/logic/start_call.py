@@ -21,7 +21,8 @@ from call_analytics.logic.notifications import failure_message
 from call_analytics.models import CallStatus, StartCallResult
 from call_analytics.observability import MetricUnit, bind_call, logger, metrics
 from call_analytics.profiles.loader import ProfileLoader, choose_profile_name
-from call_analytics.recordings import UploadedObject, skip_reason
+from call_analytics.recordings import UploadedObject, refusal_reason, skip_reason
+from call_analytics.redaction import redact
 from call_analytics.settings import StartCallSettings
 
 IDEMPOTENCY_TTL_SECONDS = 6 * 3600
@@ -114,7 +115,11 @@ def _start(obj: UploadedObject, deps: StartCallDeps) -> dict[str, Any]:
     profile_name = None
     try:
         head = _head(obj, deps)
+        # the profile name first: the FAILED notification of a refused upload carries it (subscribers filter on it)
         profile_name = choose_profile_name(obj.key, head["metadata"], deps.settings.DEFAULT_PROFILE)
+        refusal = refusal_reason(obj.key, head["size"])
+        if refusal:
+            raise InvalidRecording(f"s3://{obj.bucket}/{obj.key}: {refusal}")
         profile = deps.profiles.load(profile_name)
         save_profile_snapshot(deps.store, deps.settings.RECORDINGS_BUCKET, deps.settings.RESULTS_PREFIX, call_id,
                               profile)
@@ -149,8 +154,6 @@ def _head(obj: UploadedObject, deps: StartCallDeps) -> dict[str, Any]:
         head = deps.store.head(obj.bucket, obj.key, version_id=obj.version_id)
     except ObjectMissing:
         raise InvalidRecording(f"s3://{obj.bucket}/{obj.key} no longer exists") from None
-    if not head.get("size"):
-        raise InvalidRecording(f"s3://{obj.bucket}/{obj.key} is empty")
     return head
 
 
@@ -167,7 +170,7 @@ def _fail(
     obj: UploadedObject, deps: StartCallDeps, error_type: str, reason: str, profile_name: str | None
 ) -> dict[str, Any]:
     """A permanent problem: record FAILED with the reason and announce it once, instead of crashing."""
-    reason = reason[:1000]
+    reason = redact(reason)[:1000]
     logger.warning("call failed at start", extra={"reason": reason})
     changed = deps.calls.set_status(
         obj.call_id, CallStatus.FAILED, detail=reason,
