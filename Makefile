@@ -1,6 +1,7 @@
 # One entry point for people and CI. `make demo` runs the whole system locally; `make test` runs every suite.
 SHELL := /bin/bash
 PY := .venv/bin/python
+CDK := node_modules/.bin/cdk
 APT_PACKAGES := espeak-ng sox libsox-fmt-mp3 lame portaudio19-dev pulseaudio pulseaudio-utils libasound2-plugins nodejs
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export HF_HUB_OFFLINE := 1
@@ -30,7 +31,12 @@ system-deps:
 	$(PY) -m pip install -q --no-deps -r requirements-nodeps.txt
 	touch $@
 
-venv: .venv/.installed
+# The AWS CDK CLI, pinned in package.json/package-lock.json (never a floating `npx aws-cdk@2`).
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+venv: .venv/.installed node_modules/.installed
 
 test: system-deps venv
 	$(PY) -m pytest tests
@@ -56,7 +62,7 @@ synth: venv
 	$(PY) app.py
 
 deploy: venv
-	npx --yes aws-cdk@2 deploy -c bundle=true
+	PATH="$(CURDIR)/.venv/bin:$$PATH" $(CDK) deploy -c bundle=true
 
 bench: system-deps venv
 	$(PY) -m bench

@@ -38,10 +38,11 @@ def _source_files(app_dir: Path, sources: tuple[str, ...]) -> list[Path]:
     return sorted(files)
 
 
-def assembly_key(app_dir: Path, context: dict, sources: tuple[str, ...] = DEFAULT_SOURCES) -> str:
+def assembly_key(app_dir: Path, context: dict, sources: tuple[str, ...] = DEFAULT_SOURCES,
+                 environment: tuple[str, str] | None = None) -> str:
     digest = hashlib.sha256()
     digest.update(f"aws-cdk-lib=={version('aws-cdk-lib')}\n".encode())
-    digest.update(json.dumps(context, sort_keys=True).encode())
+    digest.update(json.dumps([context, environment], sort_keys=True).encode())
     for path in _source_files(app_dir, sources):
         digest.update(str(path.relative_to(app_dir)).encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()[:16]
@@ -56,13 +57,15 @@ def app_context(app_dir: Path, overrides: dict) -> dict:
 
 
 def synth(app_dir: Path, out_root: Path, context_overrides: dict | None = None,
-          sources: tuple[str, ...] = DEFAULT_SOURCES, timeout: float = 600) -> tuple[Path, bool]:
-    """Return (assembly dir, cached?). Re-synthesizes only when a source file or the context changed."""
+          sources: tuple[str, ...] = DEFAULT_SOURCES, timeout: float = 600,
+          environment: tuple[str, str] | None = None) -> tuple[Path, bool]:
+    """Return (assembly dir, cached?). Re-synthesizes only when a source file or the context changed.
+    `environment` = (account, region) binds the stack as the CDK CLI does (CDK_DEFAULT_ACCOUNT/REGION)."""
     app_dir, out_root = Path(app_dir).resolve(), Path(out_root).resolve()
     if not (app_dir / "app.py").exists():
         raise SynthError(f"no CDK app at {app_dir / 'app.py'}")
     context = app_context(app_dir, context_overrides or {})
-    out_dir = out_root / assembly_key(app_dir, context, sources)
+    out_dir = out_root / assembly_key(app_dir, context, sources, environment)
     if (out_dir / "manifest.json").exists():
         return out_dir, True
     out_root.mkdir(parents=True, exist_ok=True)
@@ -70,6 +73,10 @@ def synth(app_dir: Path, out_root: Path, context_overrides: dict | None = None,
     env = {**os.environ, "CDK_OUTDIR": str(tmp), "CDK_CONTEXT_JSON": json.dumps(context),
            "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"}
     env.pop("AWS_ENDPOINT_URL", None)
+    env.pop("CDK_DEFAULT_ACCOUNT", None)
+    env.pop("CDK_DEFAULT_REGION", None)
+    if environment:
+        env["CDK_DEFAULT_ACCOUNT"], env["CDK_DEFAULT_REGION"] = environment
     try:
         proc = subprocess.run([sys.executable, "app.py"], cwd=app_dir, env=env, capture_output=True, text=True,
                               timeout=timeout)

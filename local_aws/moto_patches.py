@@ -451,6 +451,9 @@ def sfn_scale_waits(scale: float) -> None:
 
 def apply_all(sync_invoke: SyncInvoke, async_submit: AsyncSubmit, wait_scale: float = 1.0,
               endpoint_url: str | None = None) -> None:
+    from local_aws import cfn_cli_patches
+
+    cfn_cli_patches.apply_all()  # what `cdk deploy` (change sets, template URLs) needs
     sfn_cfn_state_machines_executable()
     sfn_default_execution_name()
     cfn_custom_resources()

@@ -3,9 +3,10 @@
     with LocalStack(LocalStackOptions(wait_scale=0.1)) as stack:   # or stack.start() / stack.stop()
         stack.outputs["RecordingsBucketName"], stack.client("s3"), ...
 
-Steps: synthesize ``app.py`` (cached) with the AssemblyAI base URLs pointed at the local server, start the
-local AWS, deploy the template, put the API key into the stack's secret, write the state file that
-``callctl`` reads. With ``ASSEMBLYAI_API_KEY`` set (``real_assemblyai``), the default AssemblyAI URLs and
+Steps: synthesize ``app.py`` (cached; bound to the local account and region with cdk-nag on, exactly as the CDK CLI
+synthesizes it) with the AssemblyAI base URLs pointed at the local server, start the local AWS, run the genuine
+``cdk bootstrap`` and ``cdk deploy --app <assembly>`` into it, put the API key into the stack's secret, write the
+state file that ``callctl`` reads. With ``ASSEMBLYAI_API_KEY`` set (``real_assemblyai``), the default AssemblyAI URLs and
 ``audio_delivery=upload`` are used instead (the local bucket is not reachable from AssemblyAI).
 """
 
@@ -21,8 +22,9 @@ from typing import Any
 
 from local_aws.assemblyai import AssemblyAiServer, start_assemblyai
 from local_aws.cdk import synth
-from local_aws.deploy import deploy_stack
+from local_aws.cdk_cli import CdkCli
 from local_aws.process import REGION, REPO_ROOT, LocalAwsProcess, start_local_aws
+from local_aws.server import ACCOUNT_ID
 
 DEFAULT_WORK_DIR = REPO_ROOT / ".cache" / "local-stack"
 STATE_FILE_NAME = "state.json"
@@ -51,6 +53,7 @@ class Timings:
     synth_cached: bool = False
     assemblyai_start_s: float = 0.0
     aws_start_s: float = 0.0
+    bootstrap_s: float = 0.0
     deploy_s: float = 0.0
 
 
@@ -64,6 +67,7 @@ class LocalStack:
         self._own_assemblyai = False
         self.outputs: dict[str, str] = {}
         self.stack_name: str = ""
+        self.assembly: Path | None = None
         self.timings = Timings()
 
     @property
@@ -100,7 +104,7 @@ class LocalStack:
 
             self.progress("synthesizing the CDK app")
             started = time.monotonic()
-            assembly, cached = synth(opts.app_dir, work_dir / "cdk.out", context)
+            assembly, cached = synth(opts.app_dir, work_dir / "cdk.out", context, environment=(ACCOUNT_ID, REGION))
             self.timings.synth_s, self.timings.synth_cached = time.monotonic() - started, cached
 
             self.progress("starting the local AWS")
@@ -109,13 +113,16 @@ class LocalStack:
                                        wait_scale=opts.wait_scale)
             self.timings.aws_start_s = time.monotonic() - started
 
-            self.progress("deploying the stack")
-            started = time.monotonic()
+            cdk = CdkCli(self.aws.endpoint_url, app_dir=opts.app_dir)
+            self.progress("cdk bootstrap")
+            self.timings.bootstrap_s = cdk.bootstrap().seconds
+            self.progress("cdk deploy")
             stacks = json.loads((assembly / "manifest.json").read_text())["artifacts"]
             self.stack_name = next(n for n, a in stacks.items() if a["type"] == "aws:cloudformation:stack")
-            self.outputs = deploy_stack(assembly, self.aws.client, self.stack_name, region=REGION)
+            self.timings.deploy_s = cdk.deploy(self.stack_name, assembly=assembly).seconds
+            self.assembly = assembly
+            self.outputs = self.stack_outputs()
             self._put_api_key()
-            self.timings.deploy_s = time.monotonic() - started
             if opts.write_state:
                 self.write_state()
         except BaseException:
@@ -123,8 +130,12 @@ class LocalStack:
             raise
         return self
 
+    def stack_outputs(self) -> dict[str, str]:
+        stack = self.aws.client("cloudformation").describe_stacks(StackName=self.stack_name)["Stacks"][0]
+        return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+
     def _context(self) -> dict[str, Any]:
-        context: dict[str, Any] = {"nag": False}  # cdk-nag only validates; tests/infra runs it
+        context: dict[str, Any] = {}
         if self.real_assemblyai:
             context["audio_delivery"] = "upload"
         else:
