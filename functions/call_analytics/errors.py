@@ -50,6 +50,11 @@ class AnalysisBudgetExhausted(CallAnalyticsError):
     """An analysis waited ANALYSIS_WAIT_BUDGET_SECONDS in total for LLM quota without getting it."""
 
 
+class OutageBudgetExhausted(CallAnalyticsError):
+    """The API kept answering 429/5xx (or timing out) through OUTAGE_BUDGET_SECONDS of waits (the call is FAILED
+    with the last error; a re-drive reuses a finished transcript)."""
+
+
 class InvalidProfile(CallAnalyticsError):
     """The analysis profile is unknown or does not validate."""
 

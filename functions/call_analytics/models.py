@@ -20,6 +20,19 @@ class Recording(_Model):
     size: int | None = None
 
 
+class OutageState(_Model):
+    """An API outage a task is riding out in Wait states (call_analytics/outages.py): present on a task's "retry"
+    answer, carried into its next attempt, gone after a success."""
+
+    step: str
+    since: str  # ISO time of the first failed attempt of this outage
+    waits: int = Field(1, ge=1)
+    waited_seconds: int = Field(0, ge=0)  # bounded by OUTAGE_BUDGET_SECONDS
+    wait_seconds: int = Field(1, ge=1)  # the wait before the next attempt
+    error: str  # ThrottledError | TransientError
+    reason: str
+
+
 class PollState(_Model):
     status: TranscriptStatus = "queued"
     wait_seconds: int = Field(10, ge=1)
@@ -27,6 +40,8 @@ class PollState(_Model):
     started_at: str
     #: completion_webhook: checks that AssemblyAI's webhook triggered (the others followed a full wait)
     callbacks: int = Field(0, ge=0)
+    #: the poll failed (429/5xx after the client's retries): wait_seconds is the outage wait, status is the last known
+    outage: OutageState | None = None
 
 
 class SlotState(_Model):
@@ -39,6 +54,8 @@ class SlotState(_Model):
     transcript_id: str | None = None
     submitted_at: str | None = None
     estimated_duration: float | None = None  # seconds, from the header or the object size
+    #: not acquired because the submission failed (429/5xx): the slot stays held, wait_seconds is the outage wait
+    outage: OutageState | None = None
 
 
 class TranscriptSummary(_Model):
@@ -46,6 +63,14 @@ class TranscriptSummary(_Model):
     has_speech: bool
     skip_reason: str | None = None
     analyses: list[str] = Field(default_factory=list)
+
+
+class FetchRetry(_Model):
+    """FetchTranscript's answer (ResultPath `$.transcript`) while the API fails: wait, then fetch again."""
+
+    status: Literal["retry"] = "retry"
+    wait_seconds: int = Field(ge=1)
+    outage: OutageState
 
 
 class ThrottleState(_Model):
@@ -69,15 +94,17 @@ class AnalysisRef(_Model):
 
 
 class AnalysisThrottled(_Model):
-    """RunAnalysis's answer when no model has quota: the Map item waits `wait_seconds` and runs again."""
+    """RunAnalysis's answer when no model has quota (`throttled`) or the gateway keeps failing (`retry`, with the
+    outage): the Map item waits `wait_seconds` and runs again."""
 
     call_id: str
     profile: str
     analysis: str
-    status: Literal["throttled"] = "throttled"
+    status: Literal["throttled", "retry"] = "throttled"
     wait_seconds: int = Field(ge=1)
     throttle: ThrottleState
     reason: str
+    outage: OutageState | None = None
 
 
 class ErrorInfo(_Model):
@@ -136,7 +163,7 @@ class CallState(_Model):
     recording: Recording | None = None
     slot: SlotState | None = None
     poll: PollState | None = None
-    transcript: TranscriptSummary | None = None
+    transcript: TranscriptSummary | FetchRetry | None = None
     analyses: list[AnalysisRef] | None = None
     error: ErrorInfo | None = None
     callback: CallbackOutcome | None = None  # completion_webhook only
@@ -156,6 +183,7 @@ class AnalysisTask(_Model):
     profile: str = "default"
     analysis: str = Field(min_length=1)
     throttle: ThrottleState | None = None  # present after a quota wait
+    outage: OutageState | None = None  # present after an outage wait
 
 
 class StartCallResult(_Model):
@@ -254,7 +282,10 @@ class CallStatus:
     QUEUED = "QUEUED"  # execution started; waiting for a transcription slot (or re-driven)
     TRANSCRIBING = "TRANSCRIBING"  # transcript submitted to AssemblyAI (queued or processing)
     ANALYZING = "ANALYZING"  # transcript stored, analyses running
-    COMPLETED = "COMPLETED"
+    COMPLETED = "COMPLETED"  # every analysis valid (or none to run: no speech)
+    PARTIAL = "PARTIAL"  # finished, but at least one analysis is invalid (docs/data-model.md "Outcomes")
     FAILED = "FAILED"
 
-    TERMINAL = frozenset({COMPLETED, FAILED})
+    #: the pipeline finished: results stored and announced (a re-drive may still run it again)
+    DONE = frozenset({COMPLETED, PARTIAL})
+    TERMINAL = frozenset({COMPLETED, PARTIAL, FAILED})

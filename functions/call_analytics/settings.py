@@ -104,9 +104,17 @@ class ProfilesSettings(ResultsSettings):
 
 
 class PollSettings(BaseSettings):
-    POLL_INITIAL_SECONDS: int = Field(10, ge=1, le=3600)
-    #: expected AssemblyAI processing time per second of audio: the first wait is max(initial, duration x RTF)
-    POLL_EXPECTED_RTF: float = Field(0.1, ge=0.0, le=2.0)
+    """The poll schedule (call_analytics/polling.py): first wait and shortest wait, growth, cap, soft cap."""
+
+    POLL_INITIAL_SECONDS: int = Field(5, ge=1, le=3600)
+    #: processing seconds per audio second on a slow day: a poll lands at duration x this (a soft cap, never later)
+    POLL_EXPECTED_RTF: float = Field(0.3, ge=0.0, le=2.0)
+
+
+class OutageSettings(BaseSettings):
+    """Tasks that call AssemblyAI ride out 429/5xx in Wait states for this long per outage (call_analytics/outages.py)."""
+
+    OUTAGE_BUDGET_SECONDS: int = Field(900, ge=60, le=7 * 24 * 3600)
 
 
 class LimitsSettings(BaseSettings):
@@ -140,22 +148,24 @@ class StartCallSettings(TableSettings, ProfilesSettings, TopicSettings):
     STATE_MACHINE_ARN: str = Field(min_length=1)
 
 
-class SubmitTranscriptionSettings(TableSettings, ApiSettings, ProfilesSettings, PollSettings, SlotSettings):
+class SubmitTranscriptionSettings(TableSettings, ApiSettings, ProfilesSettings, PollSettings, SlotSettings,
+                                  OutageSettings):
     AUDIO_DELIVERY: Literal["presigned", "upload"] = "presigned"
     PRESIGN_TTL_SECONDS: int = Field(3600, ge=60, le=7 * 24 * 3600)
 
 
-class CheckTranscriptSettings(TableSettings, ApiSettings, PollSettings, LimitsSettings):
-    POLL_MAX_SECONDS: int = Field(120, ge=1, le=3600)
-    POLL_BACKOFF: float = Field(1.5, ge=1.0, le=10.0)
+class CheckTranscriptSettings(TableSettings, ApiSettings, PollSettings, LimitsSettings, OutageSettings):
+    POLL_MAX_SECONDS: int = Field(900, ge=1, le=3600)
+    #: growth of the poll times in the prompt window: the next wait is (POLL_BACKOFF - 1) x the time since submitting
+    POLL_BACKOFF: float = Field(1.3, ge=1.0, le=10.0)
     TRANSCRIPTION_TIMEOUT_SECONDS: int = Field(4 * 3600, ge=60)
 
 
-class FetchTranscriptSettings(TableSettings, ApiSettings, ProfilesSettings):
+class FetchTranscriptSettings(TableSettings, ApiSettings, ProfilesSettings, OutageSettings):
     pass
 
 
-class RunAnalysisSettings(TableSettings, ProfilesSettings, LimitsSettings):
+class RunAnalysisSettings(TableSettings, ProfilesSettings, LimitsSettings, OutageSettings):
     ASSEMBLYAI_SECRET_ARN: str = Field(min_length=1)
     ASSEMBLYAI_LLM_BASE_URL: str = DEFAULT_LLM_BASE_URL
     LIMITS_TABLE: str = Field(min_length=1)

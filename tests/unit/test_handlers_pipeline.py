@@ -9,10 +9,12 @@ import pytest
 from call_analytics import wiring
 from call_analytics.adapters.calls_table import CallsTable
 from call_analytics.errors import (
+    OutageBudgetExhausted,
     PermanentError,
     ThrottledError,
     TranscriptionFailed,
     TranscriptionTimeout,
+    TransientError,
 )
 from unit_fakes import FakeAssemblyAI, completed_transcript, vtt_for
 
@@ -62,15 +64,23 @@ def test_check_backs_off_and_reports_completion(aws, call, fake_aai, lambda_cont
         polls.append(poll)
         current = {**current, "poll": poll}
     assert [p["status"] for p in polls] == ["processing", "processing", "completed"]
-    assert [p["wait_seconds"] for p in polls] == [10, 20, 40]  # 5 * 2^polls, capped at 60
+    # submitted just now: the shortest wait (POLL_INITIAL_SECONDS); later waits follow the elapsed time
+    assert [p["wait_seconds"] for p in polls] == [5, 5, 5]
     assert [p["polls"] for p in polls] == [1, 2, 3]
     assert polls[2]["started_at"] == current["poll"]["started_at"]
     assert call.get_call(CALL_ID)["transcript_status"] == "completed"
 
 
-def test_check_wait_is_capped(aws, call, fake_aai, lambda_context):
+def test_check_wait_grows_with_the_time_since_submitting_and_is_capped(aws, call, fake_aai, lambda_context):
+    # GIVEN POLL_BACKOFF 2 (the next wait is 100 % of the elapsed time), POLL_MAX_SECONDS 60
     fake_aai.transcripts["tr-1"] = [{"id": "tr-1", "status": "processing"}]
-    poll = handler("check_transcript")(state(poll={**state()["poll"], "polls": 9}), lambda_context)
+    since = (datetime.now(timezone.utc) - timedelta(seconds=20)).isoformat()
+    poll = handler("check_transcript")(state(poll={**state()["poll"], "polls": 1, "started_at": since}),
+                                       lambda_context)
+    assert 20 <= poll["wait_seconds"] <= 22  # not 5 x 2^polls
+    since = (datetime.now(timezone.utc) - timedelta(seconds=600)).isoformat()
+    poll = handler("check_transcript")(state(poll={**state()["poll"], "polls": 1, "started_at": since}),
+                                       lambda_context)
     assert poll["wait_seconds"] == 60
 
 
@@ -87,10 +97,72 @@ def test_check_raises_timeout_past_the_deadline(aws, call, fake_aai, lambda_cont
         handler("check_transcript")(state(poll={**state()["poll"], "started_at": old}), lambda_context)
 
 
-def test_check_propagates_throttling_for_the_state_machine_retry(aws, call, fake_aai, lambda_context):
-    fake_aai.transcripts["tr-1"] = [ThrottledError("AssemblyAI GET /v2/transcript/tr-1 rate limited (HTTP 429)")]
-    with pytest.raises(ThrottledError):
-        handler("check_transcript")(state(), lambda_context)
+def test_check_answers_an_outage_wait_honouring_retry_after(aws, call, fake_aai, lambda_context):
+    # GIVEN a poll that still gets 429 with Retry-After 60 after the client's retries
+    fake_aai.transcripts["tr-1"] = [ThrottledError("AssemblyAI GET /v2/transcript/tr-1 rate limited (HTTP 429)",
+                                                   retry_after=60)]
+    # WHEN CheckTranscript runs
+    poll = handler("check_transcript")(state(), lambda_context)
+    # THEN it does not raise (Step Functions would retry after 5, 10, 20 s ...): it answers the last known status
+    # and Retry-After (+ up to 20 % jitter) as the wait of WaitForTranscript, with the outage it is in
+    assert poll["status"] == "queued" and poll["polls"] == 0
+    assert 60 <= poll["wait_seconds"] <= 72
+    assert poll["outage"]["error"] == "ThrottledError" and poll["outage"]["waits"] == 1
+    assert poll["outage"]["waited_seconds"] == poll["wait_seconds"] and "HTTP 429" in poll["outage"]["reason"]
+
+
+def test_check_rides_out_a_15_minute_outage_then_fails_after_the_budget(aws, call, fake_aai, lambda_context):
+    # GIVEN 5xx (no Retry-After) for 15 minutes of waits, then the completed transcript
+    check, current, waited = handler("check_transcript"), state(), 0
+    fake_aai.transcripts["tr-1"] = [TransientError("AssemblyAI GET /v2/transcript/tr-1 failed with HTTP 503",
+                                                   status_code=503)]
+    while waited < 15 * 60:
+        poll = check(current, lambda_context)
+        assert poll["outage"] is not None
+        waited = poll["outage"]["waited_seconds"]
+        current = {**current, "poll": poll}
+    fake_aai.transcripts["tr-1"] = [completed_transcript()]
+    poll = check(current, lambda_context)
+    # THEN the call carries on, and the outage is over
+    assert poll["status"] == "completed" and poll["outage"] is None and poll["polls"] == 1
+    # ... whereas an outage longer than OUTAGE_BUDGET_SECONDS (900 by default) ends in a named error with the reason
+    fake_aai.transcripts["tr-1"] = [TransientError("AssemblyAI GET /v2/transcript/tr-1 failed with HTTP 503")]
+    with pytest.raises(OutageBudgetExhausted, match="CheckTranscript.*OUTAGE_BUDGET_SECONDS=900.*HTTP 503"):
+        check(current, lambda_context)
+
+
+def test_fetch_answers_retry_while_the_api_fails_then_fetches(aws, call, fake_aai, lambda_context):
+    # GIVEN a completed transcript whose GET fails with 5xx (the transcript is done and paid for)
+    transcript = completed_transcript()
+    fake_aai.transcripts["tr-1"] = [TransientError("AssemblyAI GET /v2/transcript/tr-1 failed with HTTP 502",
+                                                   status_code=502, retry_after=30)]
+    fetch = handler("fetch_transcript")
+    answer = fetch(state(), lambda_context)
+    # THEN FetchTranscript waits (WaitToFetch) instead of failing the call
+    assert answer["status"] == "retry" and 30 <= answer["wait_seconds"] <= 36
+    assert answer["outage"]["step"] == "FetchTranscript"
+    # ... and the next attempt, with the outage in $.transcript, fetches
+    fake_aai.transcripts["tr-1"] = [transcript]
+    fake_aai.vtt["tr-1"] = vtt_for(transcript)
+    summary = fetch(state(transcript=answer), lambda_context)
+    assert summary["has_speech"] is True and summary["analyses"] == ["combined"]
+    # a VTT request that fails counts as the same outage
+    fake_aai.vtt.clear()
+    fake_aai.get_vtt = lambda transcript_id: (_ for _ in ()).throw(TransientError("VTT: HTTP 503"))
+    again = fetch(state(transcript=answer), lambda_context)
+    assert again["status"] == "retry" and again["outage"]["waits"] == 2
+
+
+def test_run_analysis_answers_retry_while_the_gateway_fails(aws, call, fake_aai, lambda_context):
+    prepare_transcript(aws)
+    fake_aai.chat_answers = [TransientError("AssemblyAI POST /chat/completions failed with HTTP 500")]
+    item = handler("run_analysis")({"call_id": CALL_ID, "profile": "default", "analysis": "phases"}, lambda_context)
+    assert item["status"] == "retry" and item["wait_seconds"] >= 1
+    assert item["outage"]["error"] == "TransientError" and item["throttle"]["requests"] == 1
+    # the answer is the next input: it runs again and stores the result
+    fake_aai.chat_answers = [GOOD_PHASES]
+    ref = handler("run_analysis")(item, lambda_context)
+    assert ref["status"] == "done" and ref["valid"] is True and ref["requests"] == 2
 
 
 # ---- fetch_transcript ------------------------------------------------------------------------------
@@ -223,9 +295,11 @@ def test_finalize_completes_and_notifies_once(aws, call, fake_aai, lambda_contex
     full = state(transcript={"audio_duration": 45, "has_speech": True, "skip_reason": None,
                              "analyses": ["phases", "sentiment", "action_items"]})
     result = handler("finalize_call")(full, lambda_context)
-    assert result["status"] == "COMPLETED" and result["notified"] is True
+    # one analysis invalid: PARTIAL, not COMPLETED (issue 10: subscribers of COMPLETED get usable results only)
+    assert result["status"] == "PARTIAL" and result["notified"] is True
     [note] = aws.notifications()
-    assert note["attributes"] == {"status": "COMPLETED", "profile": "default"}
+    assert note["attributes"] == {"status": "PARTIAL", "profile": "default", "analyses_valid": "some",
+                                  "analyses_valid_count": "2", "analyses_total": "3"}
     message = note["message"]
     assert message["call_id"] == CALL_ID and message["recording"]["key"] == "recordings/a.wav"
     assert message["results"]["prefix"] == f"results/{CALL_ID}/"
@@ -234,13 +308,14 @@ def test_finalize_completes_and_notifies_once(aws, call, fake_aai, lambda_contex
     assert len(message["digest"]["sentiment"][0]["answer"]) <= 160
     assert message["digest"]["invalid_analyses"] == ["action_items"]
     record = call.get_call(CALL_ID)
-    assert record["status"] == "COMPLETED" and record["invalid_analyses"] == ["action_items"]
+    assert record["status"] == "PARTIAL" and record["invalid_analyses"] == ["action_items"]
+    assert (record["analyses_valid"], record["analyses_valid_count"], record["analyses_total"]) == ("some", 2, 3)
     # a retried finalize announces nothing twice and appends no history
     again = handler("finalize_call")(full, lambda_context)
-    assert again["notified"] is False and aws.notifications() == []
-    assert [h["status"] for h in call.get_call(CALL_ID)["history"]].count("COMPLETED") == 1
-    # the GSI lists it among the recent completed calls
-    assert [r["call_id"] for r in call.recent_by_status("COMPLETED")] == [CALL_ID]
+    assert again["notified"] is False and again["status"] == "PARTIAL" and aws.notifications() == []
+    assert [h["status"] for h in call.get_call(CALL_ID)["history"]].count("PARTIAL") == 1
+    # the GSI lists it among the recent partial calls
+    assert [r["call_id"] for r in call.recent_by_status("PARTIAL")] == [CALL_ID]
 
 
 def test_finalize_without_speech_reports_the_skip_reason(aws, call, fake_aai, lambda_context):

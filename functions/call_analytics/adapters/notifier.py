@@ -1,4 +1,5 @@
-"""SNS publication of call results/failures with `status` and `profile` message attributes."""
+"""SNS publication of call results/failures with `status` and `profile` message attributes (plus any `attributes`,
+e.g. `analyses_valid` on a finished call: docs/data-model.md)."""
 
 from __future__ import annotations
 
@@ -15,8 +16,12 @@ class Notifier:
         self.topic_arn = topic_arn
         self.client = client
 
-    def publish(self, message: dict[str, Any], *, status: str, profile: str | None) -> str:
-        attributes = {"status": {"DataType": "String", "StringValue": status}}
+    def publish(self, message: dict[str, Any], *, status: str, profile: str | None,
+                attributes: dict[str, str | int] | None = None) -> str:
+        extra = {name: ({"DataType": "Number", "StringValue": str(value)} if isinstance(value, int)
+                        else {"DataType": "String", "StringValue": value})
+                 for name, value in (attributes or {}).items() if value is not None and value != ""}
+        attributes = {**extra, "status": {"DataType": "String", "StringValue": status}}
         if profile:
             attributes["profile"] = {"DataType": "String", "StringValue": profile}
         subject = f"Call {message.get('call_id', '?')} {status}"[:100]

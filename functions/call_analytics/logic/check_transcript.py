@@ -1,14 +1,16 @@
-"""check_transcript: one poll of the AssemblyAI job; the next wait backs off; errors and deadlines raise.
+"""check_transcript: one poll of the AssemblyAI job; the next wait comes from the poll schedule; errors and
+deadlines raise; an outage of the API is ridden out in the wait loop.
 
-Wait policy (docs/architecture.md, "Completion detection"): the first wait is the expected processing time,
-`first_wait_seconds` = max(POLL_INITIAL_SECONDS, audio seconds x POLL_EXPECTED_RTF) (capped at an hour);
-after that each wait is POLL_INITIAL_SECONDS x POLL_BACKOFF^polls, capped at POLL_MAX_SECONDS. The
-transcription slot is given back as soon as the job is `completed` or `error`.
+Wait policy: call_analytics/polling.py (docs/architecture.md, "Completion detection"): the first poll
+POLL_INITIAL_SECONDS after submitting, then waits proportional to the time since submitting; the duration estimate
+only ever brings a poll forward. The transcription slot is given back as soon as the job is `completed` or `error`.
+A poll that fails with 429/5xx after the client's retries answers the last known status with the outage wait
+(call_analytics/outages.py): TranscriptReady? sends it back to WaitForTranscript.
 """
 
 from __future__ import annotations
 
-import math
+import random
 from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
@@ -22,29 +24,21 @@ from call_analytics.errors import (
 from call_analytics.logic.common import iso, utc_now
 from call_analytics.models import CallState, PollState
 from call_analytics.observability import MetricUnit, logger, metrics
+from call_analytics.outages import OUTAGE_ERRORS, ride_out
+from call_analytics.polling import PollPolicy, poll_wait_seconds
 from call_analytics.settings import CheckTranscriptSettings
 
 KNOWN_STATUSES = ("queued", "processing", "completed", "error")
-
-
-#: the first wait never exceeds this, whatever the duration estimate says
-FIRST_WAIT_CAP_SECONDS = 3600
+STEP = "CheckTranscript"
 
 
 def first_wait_seconds(audio_duration: float | None, settings: Any) -> int:
-    """Expected processing time: max(POLL_INITIAL_SECONDS, audio_duration x POLL_EXPECTED_RTF), at most an hour.
-    Unknown duration -> POLL_INITIAL_SECONDS."""
-    initial = settings.POLL_INITIAL_SECONDS
-    if not audio_duration or audio_duration <= 0:
-        return initial
-    expected = math.ceil(audio_duration * settings.POLL_EXPECTED_RTF)
-    return int(max(initial, min(FIRST_WAIT_CAP_SECONDS, expected)))
+    """The wait before the first poll: POLL_INITIAL_SECONDS, whatever the duration estimate says (a header may lie)."""
+    return poll_wait_seconds(0, PollPolicy.from_settings(settings), estimated_duration=audio_duration)
 
 
-def next_wait_seconds(polls: int, settings: CheckTranscriptSettings) -> int:
-    """POLL_INITIAL_SECONDS * POLL_BACKOFF^polls, capped at POLL_MAX_SECONDS."""
-    wait = settings.POLL_INITIAL_SECONDS * settings.POLL_BACKOFF ** max(0, polls)
-    return max(1, min(settings.POLL_MAX_SECONDS, math.ceil(wait)))
+def next_wait_seconds(elapsed: float, settings: Any, estimated_duration: float | None = None) -> int:
+    return poll_wait_seconds(elapsed, PollPolicy.from_settings(settings), estimated_duration=estimated_duration)
 
 
 def check_transcript(
@@ -55,12 +49,21 @@ def check_transcript(
     calls: Any,
     now: Callable[[], datetime] = utc_now,
     semaphore: Any | None = None,
+    jitter: Callable[[], float] = random.random,
 ) -> PollState:
     if not state.transcript_id:
         raise PermanentError(f"call {state.call_id} has no transcript_id to poll")
     current = now()
     previous = state.poll or PollState(started_at=iso(current), wait_seconds=settings.POLL_INITIAL_SECONDS)
-    transcript = aai.get_transcript(state.transcript_id)
+    try:
+        transcript = aai.get_transcript(state.transcript_id)
+    except OUTAGE_ERRORS as exc:
+        outage = ride_out(previous.outage, exc, step=STEP, budget_seconds=settings.OUTAGE_BUDGET_SECONDS,
+                          now=current, jitter=jitter)
+        metrics.add_metric(name="OutageWaits", unit=MetricUnit.Count, value=1)
+        logger.warning("poll failed; waiting out the outage",
+                       extra={"wait_seconds": outage.wait_seconds, "outage_waits": outage.waits, "reason": outage.reason})
+        return previous.model_copy(update={"wait_seconds": outage.wait_seconds, "outage": outage})
     status = transcript.get("status")
     polls = previous.polls + 1
     if status in ("completed", "error") and semaphore is not None:
@@ -88,6 +91,7 @@ def check_transcript(
     callbacks = previous.callbacks + (1 if woken else 0)
     logger.info("transcript polled", extra={"status": status, "polls": polls, "elapsed_seconds": round(elapsed),
                                             "woken_by_webhook": woken})
-    return PollState(status=status, wait_seconds=next_wait_seconds(polls, settings), polls=polls,
+    estimate = state.slot.estimated_duration if state.slot else None
+    return PollState(status=status, wait_seconds=next_wait_seconds(elapsed, settings, estimate), polls=polls,
                      started_at=previous.started_at, callbacks=callbacks)
 

@@ -1,14 +1,22 @@
-"""fetch_transcript: store the transcript JSON + VTT, update the call record, decide which analyses run."""
+"""fetch_transcript: store the transcript JSON + VTT, update the call record, decide which analyses run.
+
+While the API fails (429/5xx after the client's retries) it answers {"status": "retry", "wait_seconds", "outage"}
+(call_analytics/outages.py): the state machine waits (WaitToFetch) and fetches again, until OUTAGE_BUDGET_SECONDS.
+"""
 
 from __future__ import annotations
 
+import random
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from call_analytics.analyses.catalog import analyses_to_run
 from call_analytics.errors import TransientError
-from call_analytics.logic.common import load_call_profile, result_key
-from call_analytics.models import CallState, CallStatus, TranscriptSummary
+from call_analytics.logic.common import load_call_profile, result_key, utc_now
+from call_analytics.models import CallState, CallStatus, FetchRetry, TranscriptSummary
 from call_analytics.observability import MetricUnit, logger, metrics
+from call_analytics.outages import OUTAGE_ERRORS, ride_out
 from call_analytics.profiles.loader import ProfileLoader
 from call_analytics.settings import FetchTranscriptSettings
 from call_analytics.transcript_facts import summarise
@@ -22,7 +30,23 @@ def fetch_transcript(
     store: Any,
     calls: Any,
     profiles: ProfileLoader,
-) -> TranscriptSummary:
+    now: Callable[[], datetime] = utc_now,
+    jitter: Callable[[], float] = random.random,
+) -> TranscriptSummary | FetchRetry:
+    try:
+        return _fetch(state, settings=settings, aai=aai, store=store, calls=calls, profiles=profiles)
+    except OUTAGE_ERRORS as exc:
+        previous = state.transcript.outage if isinstance(state.transcript, FetchRetry) else None
+        outage = ride_out(previous, exc, step="FetchTranscript", budget_seconds=settings.OUTAGE_BUDGET_SECONDS,
+                          now=now(), jitter=jitter)
+        metrics.add_metric(name="OutageWaits", unit=MetricUnit.Count, value=1)
+        logger.warning("fetching the transcript failed; waiting out the outage",
+                       extra={"wait_seconds": outage.wait_seconds, "outage_waits": outage.waits, "reason": outage.reason})
+        return FetchRetry(wait_seconds=outage.wait_seconds, outage=outage)
+
+
+def _fetch(state: CallState, *, settings: FetchTranscriptSettings, aai: Any, store: Any, calls: Any,
+           profiles: ProfileLoader) -> TranscriptSummary:
     bucket, prefix, call_id = settings.RECORDINGS_BUCKET, settings.RESULTS_PREFIX, state.call_id
     transcript = aai.get_transcript(state.transcript_id)
     if transcript.get("status") != "completed":

@@ -8,7 +8,9 @@ request is sent with that model as primary); all full, or the gateway still answ
 429 after the client's retries -> the item answers {"status": "throttled", "wait_seconds"} and the Map item
 waits (WaitForLlmQuota) and runs again, until ANALYSIS_WAIT_BUDGET_SECONDS is spent (AnalysisBudgetExhausted).
 A job interrupted between its first request and its repair starts over after the wait; the tokens it spent
-are carried in `throttle.usage` and still counted.
+are carried in `throttle.usage` and still counted. A gateway that keeps failing (5xx, timeouts after the client's
+retries) answers {"status": "retry", "wait_seconds", "outage"} the same way (call_analytics/outages.py), until
+OUTAGE_BUDGET_SECONDS of waits (OutageBudgetExhausted).
 """
 
 from __future__ import annotations
@@ -22,10 +24,11 @@ from typing import Any
 from call_analytics.analyses.catalog import COMBINED, build_job
 from call_analytics.analyses.runner import Attempt, JobOutcome, run_job, usage_of
 from call_analytics.compact import render_compact
-from call_analytics.errors import AnalysisBudgetExhausted, PermanentError, ThrottledError
-from call_analytics.logic.common import load_call_profile, result_key
+from call_analytics.errors import AnalysisBudgetExhausted, PermanentError, ThrottledError, TransientError
+from call_analytics.logic.common import load_call_profile, result_key, utc_now
 from call_analytics.models import AnalysisRef, AnalysisTask, AnalysisThrottled, ThrottleState
 from call_analytics.observability import MetricUnit, logger, metrics
+from call_analytics.outages import ride_out
 from call_analytics.profiles.loader import ProfileLoader
 from call_analytics.profiles.model import Profile
 from call_analytics.settings import RunAnalysisSettings
@@ -56,6 +59,14 @@ def spill_to(request: dict[str, Any], model: str) -> dict[str, Any]:
         spilled["fallbacks"] = [{"model": m} for m in rest]
         spilled["fallback_config"] = {"depth": len(rest)}
     return spilled
+
+
+class GatewayOutage(Exception):
+    """The gateway kept failing (TransientError after the client's retries): the Map item waits out the outage."""
+
+    def __init__(self, error: TransientError):
+        super().__init__(str(error))
+        self.error = error
 
 
 class RateLimitedGateway:
@@ -94,6 +105,8 @@ class RateLimitedGateway:
             base = exc.retry_after if exc.retry_after else (
                 self.limiter.seconds_to_next_window() if self.limiter is not None else 60)
             raise QuotaUnavailable(max(1, math.ceil(base)) + self._spread(), str(exc)) from None
+        except TransientError as exc:
+            raise GatewayOutage(exc) from None
         for key, value in usage_of(response).items():
             self.usage[key] += value
         return response
@@ -124,6 +137,8 @@ def run_analysis(
         outcome = _refused(job.name, job.sections, str(exc), job.request["model"])
     except QuotaUnavailable as exc:
         return _throttled(task, throttle, gateway, exc, settings)
+    except GatewayOutage as exc:
+        return _outage(task, throttle, gateway, exc.error, settings, jitter)
     carried = _sum_usage(throttle.usage, outcome.usage)
     requests = throttle.requests + gateway.requests
 
@@ -165,6 +180,23 @@ def _throttled(task: AnalysisTask, throttle: ThrottleState, gateway: RateLimited
     return AnalysisThrottled(
         call_id=task.call_id, profile=task.profile, analysis=task.analysis, wait_seconds=wait, reason=str(exc)[:300],
         throttle=ThrottleState(waits=throttle.waits + 1, waited_seconds=throttle.waited_seconds + wait,
+                               usage=_sum_usage(throttle.usage, gateway.usage),
+                               requests=throttle.requests + gateway.requests),
+    )
+
+
+def _outage(task: AnalysisTask, throttle: ThrottleState, gateway: RateLimitedGateway, exc: TransientError,
+            settings: RunAnalysisSettings, jitter: Callable[[], float]) -> AnalysisThrottled:
+    outage = ride_out(task.outage, exc, step=f"RunAnalysis {task.analysis}",
+                      budget_seconds=settings.OUTAGE_BUDGET_SECONDS, now=utc_now(), jitter=jitter)
+    metrics.add_metric(name="OutageWaits", unit=MetricUnit.Count, value=1)
+    logger.warning("LLM gateway failing; waiting out the outage",
+                   extra={"analysis": task.analysis, "wait_seconds": outage.wait_seconds, "outage_waits": outage.waits,
+                          "reason": outage.reason})
+    return AnalysisThrottled(
+        call_id=task.call_id, profile=task.profile, analysis=task.analysis, status="retry",
+        wait_seconds=outage.wait_seconds, reason=outage.reason[:300], outage=outage,
+        throttle=ThrottleState(waits=throttle.waits, waited_seconds=throttle.waited_seconds,
                                usage=_sum_usage(throttle.usage, gateway.usage),
                                requests=throttle.requests + gateway.requests),
     )

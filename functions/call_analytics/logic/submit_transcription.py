@@ -3,7 +3,10 @@
 The first task of a fresh execution, in a wait loop: no free slot -> {acquired: false, wait_seconds} and the
 state machine waits (WaitForSlot, SecondsPath) and calls again, until SLOT_WAIT_BUDGET_SECONDS is spent
 (SlotWaitExceeded -> RecordFailure). With a slot: submit (the request built from the call's profile snapshot)
-and answer {acquired: true, transcript_id, wait_seconds = the first poll wait from the audio duration}.
+and answer {acquired: true, transcript_id, wait_seconds = the first poll wait (POLL_INITIAL_SECONDS: never from
+the duration estimate, which a header can inflate)}. A submission that fails with 429/5xx after the client's retries
+answers {acquired: false, wait_seconds = the outage wait, outage} (call_analytics/outages.py): the state machine
+waits in WaitForSlot and calls again (the slot stays held; the outage budget, not the slot budget, is charged).
 
 Idempotent: the semaphore holder is the call id (a retried attempt finds its own slot), and a transcript id
 already on the call record (an attempt that died after submitting) is reused, never submitted twice.
@@ -26,6 +29,7 @@ from call_analytics.logic.common import iso, load_call_profile, utc_now
 from call_analytics.logic.transcription_request import transcript_params
 from call_analytics.models import CallState, CallStatus, Recording, SlotState
 from call_analytics.observability import MetricUnit, logger, metrics
+from call_analytics.outages import OUTAGE_ERRORS, ride_out
 from call_analytics.profiles.loader import ProfileLoader
 from call_analytics.settings import SubmitTranscriptionSettings
 
@@ -86,6 +90,18 @@ def submit_transcription(state: CallState, deps: SubmitDeps) -> SlotState:
     except PERMANENT_CALL_ERRORS:
         deps.semaphore.release(call_id)  # the call ends here (Catch -> RecordFailure): free the slot at once
         raise
+    except OUTAGE_ERRORS as exc:
+        try:
+            outage = ride_out(previous.outage if previous else None, exc, step="SubmitTranscription",
+                              budget_seconds=s.OUTAGE_BUDGET_SECONDS, now=deps.now(), jitter=deps.jitter)
+        except Exception:
+            deps.semaphore.release(call_id)  # budget spent: the call ends here
+            raise
+        metrics.add_metric(name="OutageWaits", unit=MetricUnit.Count, value=1)
+        logger.warning("submission failed; waiting out the outage",
+                       extra={"wait_seconds": outage.wait_seconds, "outage_waits": outage.waits, "reason": outage.reason})
+        return SlotState(acquired=False, wait_seconds=outage.wait_seconds, attempts=attempts, waited_seconds=waited,
+                         outage=outage)
     metrics.add_metric(name="TranscriptsSubmitted", unit=MetricUnit.Count, value=1)
     return SlotState(acquired=True, wait_seconds=first_wait_seconds(duration, s), attempts=attempts,
                      waited_seconds=waited, transcript_id=transcript_id, submitted_at=iso(deps.now()),

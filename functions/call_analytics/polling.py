@@ -1,0 +1,56 @@
+"""When to poll an AssemblyAI job next: one pure function (docs/architecture.md, "Completion detection").
+
+AssemblyAI finishes most files in well under a minute (real-time factor near 0.01), some days far slower, and the
+duration estimate from a header can be wrong by any factor (a WAV that states a byte rate of 1 "lasts" for days).
+So promptness never depends on the estimate:
+
+* the first poll comes POLL_INITIAL_SECONDS after submitting, whatever the recording;
+* inside the prompt window (the first PROMPT_WINDOW_SECONDS) the poll times grow by POLL_BACKOFF: the next wait is
+  max(POLL_INITIAL_SECONDS, (POLL_BACKOFF - 1) x elapsed), so a job is noticed at most (POLL_BACKOFF - 1) x its
+  processing time (or POLL_INITIAL_SECONDS) after it is done;
+* after the window (a slow day, or a long recording) they grow by LATE_BACKOFF, so a slow job costs few polls;
+* every wait is capped at POLL_MAX_SECONDS;
+* the estimate is only a soft cap: when duration x POLL_EXPECTED_RTF (the expected processing time) falls inside
+  the next wait, the poll comes then instead. It can make a poll earlier, never later.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+#: seconds after submitting during which polls stay close together (covers an hour of audio at RTF 0.01)
+PROMPT_WINDOW_SECONDS = 45
+#: growth of the poll times after the prompt window
+LATE_BACKOFF = 3.0
+
+
+@dataclass(frozen=True)
+class PollPolicy:
+    initial_seconds: int = 5  # POLL_INITIAL_SECONDS: the first wait and the shortest one
+    backoff: float = 1.3  # POLL_BACKOFF: poll-time growth inside the prompt window
+    max_seconds: int = 900  # POLL_MAX_SECONDS
+    expected_rtf: float = 0.3  # POLL_EXPECTED_RTF: processing seconds per audio second for the soft cap
+
+    @classmethod
+    def from_settings(cls, settings: object) -> PollPolicy:
+        return cls(initial_seconds=settings.POLL_INITIAL_SECONDS,  # type: ignore[attr-defined]
+                   backoff=getattr(settings, "POLL_BACKOFF", cls.backoff),
+                   max_seconds=getattr(settings, "POLL_MAX_SECONDS", cls.max_seconds),
+                   expected_rtf=settings.POLL_EXPECTED_RTF)  # type: ignore[attr-defined]
+
+
+def poll_wait_seconds(elapsed: float, policy: PollPolicy, *, estimated_duration: float | None = None) -> int:
+    """Seconds to wait before the next poll, `elapsed` seconds after the job was submitted (0 = the first wait)."""
+    floor = max(1, policy.initial_seconds)
+    if elapsed <= 0:
+        return min(floor, policy.max_seconds)
+    growth = policy.backoff if elapsed < PROMPT_WINDOW_SECONDS else max(policy.backoff, LATE_BACKOFF)
+    wait = max(floor, math.ceil(round((growth - 1) * elapsed, 6)))  # round: 0.3 x 40 is 12, not 13
+    wait = min(wait, max(1, policy.max_seconds))
+    if estimated_duration and estimated_duration > 0 and policy.expected_rtf > 0:
+        expected = estimated_duration * policy.expected_rtf
+        if elapsed < expected < elapsed + wait:  # soft cap: be there when it is expected to be done
+            wait = max(floor, math.ceil(expected - elapsed))
+            wait = min(wait, max(1, policy.max_seconds))
+    return int(wait)
