@@ -50,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("files", nargs="+", type=Path)
     p.add_argument("--profile", help="analysis profile (stored as object metadata `profile`)")
     p = sub.add_parser("calls", help="recent calls (GSI by_status)")
-    p.add_argument("--status", help="RECEIVED|TRANSCRIBING|ANALYZING|COMPLETED|FAILED (default: all)")
+    p.add_argument("--status", help="RECEIVED|QUEUED|TRANSCRIBING|ANALYZING|COMPLETED|PARTIAL|FAILED (default: all)")
     p.add_argument("--limit", type=int, default=20)
     p = sub.add_parser("show", help="one call's results")
     p.add_argument("call_id")
@@ -70,7 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("redrive", help="re-run failed calls (or re-analyse a call) from the stored transcript")
     p.add_argument("call_ids", nargs="*")
     p.add_argument("--failed", action="store_true", help="all FAILED calls (newest 100)")
-    p.add_argument("--force", action="store_true", help="also calls that look in progress (stopped executions)")
+    p.add_argument("--force", action="store_true",
+                   help="also calls that look in progress (stopped executions), and with --failed also those that "
+                        "failed for good (not audio, too short, empty, unsupported type: transcribed and paid again)")
     return parser
 
 

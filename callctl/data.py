@@ -8,8 +8,8 @@ from typing import Any
 
 from callctl.target import CallctlError, Target, use_functions_package
 
-STATUSES = ("RECEIVED", "TRANSCRIBING", "ANALYZING", "COMPLETED", "FAILED")
-TERMINAL = ("COMPLETED", "FAILED")
+STATUSES = ("RECEIVED", "QUEUED", "TRANSCRIBING", "ANALYZING", "COMPLETED", "PARTIAL", "FAILED")
+TERMINAL = ("COMPLETED", "PARTIAL", "FAILED")  # PARTIAL: finished, an analysis invalid (docs/data-model.md)
 
 
 @dataclass

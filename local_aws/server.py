@@ -28,6 +28,7 @@ from urllib.parse import parse_qs
 import boto3
 from botocore.config import Config
 
+from local_aws import aws_events
 from local_aws.async_invoke import AWS_RETRY_DELAYS, AsyncInvoker, AsyncPolicy, dead_letter_attributes, failure_record
 from local_aws.lambda_runner import FunctionConfig, InvocationResult, LambdaRunner
 
@@ -73,6 +74,7 @@ class LocalAwsServer:
         self.port: int | None = None
         self.runner: LambdaRunner | None = None
         self.invoker: AsyncInvoker | None = None
+        self.sqs_poller: aws_events.SqsEventSourcePoller | None = None
         self._server = None
         self._thread: threading.Thread | None = None
         self._lambda_log = None
@@ -114,6 +116,8 @@ class LocalAwsServer:
                                     retry_delays=delays)
         moto_patches.apply_all(self._sync_invoke, self._async_submit, wait_scale=self.wait_scale,
                                endpoint_url=self.endpoint_url)
+        # execution status-change events, immediate StopExecution, the SQS -> Lambda poller (local_aws.aws_events)
+        self.sqs_poller = aws_events.install(self._sync_invoke, wait_scale=self.wait_scale)
 
         self._thread = threading.Thread(target=self._server.serve_forever, name="local-aws-http", daemon=True)
         self._thread.start()
@@ -121,6 +125,8 @@ class LocalAwsServer:
         return self.endpoint_url
 
     def stop(self) -> None:
+        if self.sqs_poller:
+            self.sqs_poller.close()
         if self.invoker:
             self.invoker.close()
         if self.runner:
@@ -207,7 +213,8 @@ class LocalAwsServer:
                 "wait_scale": self.wait_scale, "pid": os.getpid()}
 
     def stats(self) -> dict:
-        return {"lambda": self.runner.stats(), "async": self.invoker.stats()}
+        return {"lambda": self.runner.stats(), "async": self.invoker.stats(),
+                "sqs_event_sources": self.sqs_poller.stats()}
 
     # ---- Lambda function URLs ---------------------------------------------------------------------
     def _function_url(self, environ: dict, rest: str, start_response: Any) -> list[bytes]:
