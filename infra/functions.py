@@ -16,10 +16,12 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from infra.config import LOG_RETENTION_DAYS, StackConfig
+from infra.layer import lambda_runtime
 from infra.nag import acknowledge, nag_arn
 from infra.names import (
     FUNCTIONS_DIR,
     HANDLER_ENV,
+    HttpTimeouts,
     POWERTOOLS_METRICS_NAMESPACE,
     POWERTOOLS_SERVICE_NAME,
     PROFILES_PREFIX,
@@ -30,7 +32,6 @@ from infra.names import (
 from infra.notifications import DEAD_LETTERS_TIMEOUT_SECONDS, Notifications
 from infra.storage import Storage
 
-RUNTIME = lambda_.Runtime.PYTHON_3_12
 ARCHITECTURE = lambda_.Architecture.X86_64  # must match the layer's pip platform (infra/layer.py)
 CODE_EXCLUDES = ["requirements.txt", "**/__pycache__", "**/*.pyc", "**/.pytest_cache", "**/*.egg-info"]
 
@@ -60,18 +61,35 @@ class Sizing:
     memory_mb: int
 
 
+#: time a handler needs besides its AssemblyAI requests (cold start, DynamoDB/S3 calls, answering)
+HANDLER_WORK_SECONDS = 10
+
+
+def http_timeout_seconds(*requests: float) -> int:
+    """A Lambda timeout that leaves every listed request its full connect + read timeouts before the client's
+    deadline (Lambda timeout - HttpTimeouts.DEADLINE_MARGIN), plus the handler's own work: the timeouts the
+    client is configured with are the ones that apply, not what is left of a too-short Lambda."""
+    return int(HANDLER_WORK_SECONDS + HttpTimeouts.DEADLINE_MARGIN
+               + sum(HttpTimeouts.CONNECT + read for read in requests))
+
+
 def sizing(name: str, config: StackConfig) -> Sizing:
-    """Deliberate per-function limits (every outbound HTTP call in the code has a shorter timeout)."""
+    """Deliberate per-function limits, sized from the HTTP timeouts of the AssemblyAI requests each one makes."""
+    rest = HttpTimeouts.READ
     if name == Handler.SUBMIT_TRANSCRIPTION:
         # `upload` streams the recording from S3 to AssemblyAI: more time, more memory (= more network)
         if config.audio_delivery == "upload":
-            return Sizing(Duration.minutes(10), 1024)
-        return Sizing(Duration.seconds(60), 256)
+            return Sizing(Duration.seconds(max(600, http_timeout_seconds(HttpTimeouts.UPLOAD, rest, rest))), 1024)
+        # POST /v2/transcript, and the lookup of a job whose POST may have gone through
+        return Sizing(Duration.seconds(max(60, http_timeout_seconds(rest, rest))), 256)
     return {
         Handler.START_CALL: Sizing(Duration.seconds(60), 256),  # HEAD + profile + StartExecution per record
-        Handler.CHECK_TRANSCRIPT: Sizing(Duration.seconds(30), 256),
-        Handler.FETCH_TRANSCRIPT: Sizing(Duration.seconds(120), 1024),  # long transcripts: JSON + VTT
-        Handler.RUN_ANALYSIS: Sizing(Duration.seconds(300), 512),  # one LLM Gateway request
+        Handler.CHECK_TRANSCRIPT: Sizing(Duration.seconds(http_timeout_seconds(rest)), 256),  # one GET
+        # long transcripts: JSON + VTT
+        Handler.FETCH_TRANSCRIPT: Sizing(Duration.seconds(max(120, http_timeout_seconds(rest, rest))), 1024),
+        # an LLM Gateway request and its repair
+        Handler.RUN_ANALYSIS: Sizing(Duration.seconds(max(300, http_timeout_seconds(HttpTimeouts.LLM,
+                                                                                   HttpTimeouts.LLM))), 512),
         Handler.FINALIZE_CALL: Sizing(Duration.seconds(60), 256),
         Handler.RECORD_FAILURE: Sizing(Duration.seconds(30), 256),
         # the queues it reads hide a message 6x this long (infra/notifications.py)
@@ -115,6 +133,7 @@ class Functions(Construct):
             "ANALYSIS_WAIT_BUDGET_SECONDS": str(config.analysis_wait_budget_seconds),
             "POLL_MAX_SECONDS": str(config.poll_max_seconds),
             "POLL_BACKOFF": str(config.poll_backoff),
+            "OUTAGE_BUDGET_SECONDS": str(config.outage_budget_seconds),
             "TRANSCRIPTION_TIMEOUT_SECONDS": str(config.transcription_timeout_seconds),
             "POWERTOOLS_SERVICE_NAME": POWERTOOLS_SERVICE_NAME,
             "POWERTOOLS_METRICS_NAMESPACE": POWERTOOLS_METRICS_NAMESPACE,
@@ -300,7 +319,7 @@ class Functions(Construct):
         env = {key: self._env_values[key] for key in HANDLER_ENV[name] if key not in deferred_env}
         fn = lambda_.Function(
             self, construct_id,
-            runtime=RUNTIME,
+            runtime=lambda_runtime(config.python_version),
             architecture=ARCHITECTURE,
             code=self._code,
             handler=handler_path(name),

@@ -57,8 +57,10 @@ class Workflow(Construct):
         # ---- transcription: a slot (DynamoDB semaphore), then submission; re-drives with a transcript skip it ----
         submit = guarded(self._task(State.SUBMIT, functions.submit_transcription, result_path="$.slot"))
         wait_for_slot = sfn.Wait(self, State.WAIT_FOR_SLOT,
-                                 comment="No transcription slot free: slot.wait_seconds (backoff + jitter) from "
-                                         "SubmitTranscription, which raises SlotWaitExceeded when its budget is spent",
+                                 comment="No transcription slot free, or the submission failed (429/5xx: "
+                                         "slot.outage): slot.wait_seconds (backoff + jitter, or Retry-After) from "
+                                         "SubmitTranscription, which raises SlotWaitExceeded / OutageBudgetExhausted "
+                                         "when a budget is spent",
                                  time=sfn.WaitTime.seconds_path("$.slot.wait_seconds"))
         transcript_submitted = sfn.Pass(self, State.TRANSCRIPT_SUBMITTED,
                                         comment="$.transcript_id = $.slot.transcript_id",
@@ -72,7 +74,8 @@ class Workflow(Construct):
 
         wait: sfn.Wait | tasks.LambdaInvoke
         if not config.completion_webhook:
-            wait = sfn.Wait(self, State.WAIT, comment="poll.wait_seconds comes from StartPolling / CheckTranscript",
+            wait = sfn.Wait(self, State.WAIT, comment="poll.wait_seconds comes from StartPolling / CheckTranscript "
+                                                      "(the poll schedule, or an outage wait: poll.outage)",
                             time=sfn.WaitTime.seconds_path("$.poll.wait_seconds"))
         check = guarded(self._task(State.CHECK, functions.check_transcript, result_path="$.poll"))
         if config.completion_webhook:
@@ -96,11 +99,14 @@ class Workflow(Construct):
                                           "+ jitter), then run the analysis again",
                                   time=sfn.WaitTime.seconds_path("$.wait_seconds"))
         analysis_done = sfn.Succeed(self, State.ANALYSIS_DONE)
+        wait_for_quota.next(run_analysis)
         run_analysis.next(
             sfn.Choice(self, State.ANALYSIS_THROTTLED)
             .when(sfn.Condition.and_(sfn.Condition.is_present("$.status"),
-                                     sfn.Condition.string_equals("$.status", "throttled")),
-                  wait_for_quota.next(run_analysis))
+                                     sfn.Condition.string_equals("$.status", "throttled")), wait_for_quota)
+            # the gateway keeps failing (5xx, timeouts): the same wait, OutageBudgetExhausted ends it
+            .when(sfn.Condition.and_(sfn.Condition.is_present("$.status"),
+                                     sfn.Condition.string_equals("$.status", "retry")), wait_for_quota)
             .otherwise(analysis_done)
         )
         run_analyses = sfn.Map(
@@ -127,7 +133,17 @@ class Workflow(Construct):
                   run_analyses.next(finalize))
             .otherwise(no_analyses.next(finalize))
         )
-        fetch.next(has_speech)
+        wait_to_fetch = sfn.Wait(self, State.WAIT_TO_FETCH,
+                                 comment="The API failed (429/5xx): transcript.wait_seconds (Retry-After or backoff) "
+                                         "from FetchTranscript, which raises OutageBudgetExhausted when it is spent",
+                                 time=sfn.WaitTime.seconds_path("$.transcript.wait_seconds"))
+        fetch.next(
+            sfn.Choice(self, State.FETCH_RETRY)
+            .when(sfn.Condition.and_(sfn.Condition.is_present("$.transcript.status"),
+                                     sfn.Condition.string_equals("$.transcript.status", "retry")),
+                  wait_to_fetch.next(fetch))
+            .otherwise(has_speech)
+        )
         ready = (
             sfn.Choice(self, State.READY)
             .when(sfn.Condition.string_equals("$.poll.status", "completed"), fetch)

@@ -13,15 +13,15 @@ CONTRACT_ENV = {
                              "ASSEMBLYAI_SECRET_ARN", "ASSEMBLYAI_API_BASE_URL", "AUDIO_DELIVERY",
                              "PRESIGN_TTL_SECONDS", "POLL_INITIAL_SECONDS", "POLL_EXPECTED_RTF",
                              "TRANSCRIPTION_CONCURRENCY", "SLOT_WAIT_MAX_SECONDS", "SLOT_WAIT_BUDGET_SECONDS",
-                             "TRANSCRIPTION_TIMEOUT_SECONDS"},
+                             "TRANSCRIPTION_TIMEOUT_SECONDS", "OUTAGE_BUDGET_SECONDS"},
     "check_transcript": {"CALLS_TABLE", "LIMITS_TABLE", "ASSEMBLYAI_SECRET_ARN", "ASSEMBLYAI_API_BASE_URL",
                          "POLL_INITIAL_SECONDS", "POLL_EXPECTED_RTF", "POLL_MAX_SECONDS", "POLL_BACKOFF",
-                         "TRANSCRIPTION_TIMEOUT_SECONDS"},
+                         "TRANSCRIPTION_TIMEOUT_SECONDS", "OUTAGE_BUDGET_SECONDS"},
     "fetch_transcript": {"CALLS_TABLE", "RECORDINGS_BUCKET", "RESULTS_PREFIX", "PROFILES_PREFIX",
-                         "ASSEMBLYAI_SECRET_ARN", "ASSEMBLYAI_API_BASE_URL"},
+                         "ASSEMBLYAI_SECRET_ARN", "ASSEMBLYAI_API_BASE_URL", "OUTAGE_BUDGET_SECONDS"},
     "run_analysis": {"CALLS_TABLE", "LIMITS_TABLE", "RECORDINGS_BUCKET", "RESULTS_PREFIX", "PROFILES_PREFIX",
                      "ASSEMBLYAI_SECRET_ARN", "ASSEMBLYAI_LLM_BASE_URL", "LLM_REQUESTS_PER_MINUTE",
-                     "ANALYSIS_WAIT_BUDGET_SECONDS"},
+                     "ANALYSIS_WAIT_BUDGET_SECONDS", "OUTAGE_BUDGET_SECONDS"},
     "finalize_call": {"CALLS_TABLE", "RECORDINGS_BUCKET", "RESULTS_PREFIX", "RESULTS_TOPIC_ARN"},
     "record_failure": {"CALLS_TABLE", "LIMITS_TABLE", "RESULTS_TOPIC_ARN"},
     "dead_letters": {"CALLS_TABLE", "LIMITS_TABLE", "RECORDINGS_BUCKET", "RESULTS_PREFIX", "PROFILES_PREFIX",
@@ -67,7 +67,9 @@ def test_env_values_follow_the_config(synth, alt_synth):
     assert env_of(synth, "run_analysis")["ASSEMBLYAI_LLM_BASE_URL"] == "https://llm-gateway.assemblyai.com/v1"
     check = env_of(synth, "check_transcript")
     assert (check["POLL_INITIAL_SECONDS"], check["POLL_MAX_SECONDS"], check["POLL_BACKOFF"],
-            check["TRANSCRIPTION_TIMEOUT_SECONDS"], check["POLL_EXPECTED_RTF"]) == ("10", "120", "1.5", "14400", "0.1")
+            check["TRANSCRIPTION_TIMEOUT_SECONDS"], check["POLL_EXPECTED_RTF"]) == ("5", "900", "1.3", "14400", "0.3")
+    for handler in ("submit_transcription", "check_transcript", "fetch_transcript", "run_analysis"):
+        assert env_of(synth, handler)["OUTAGE_BUDGET_SECONDS"] == "900", handler
     assert start["STATE_MACHINE_ARN"] == {"Ref": synth.state_machine()[0]}
     assert env_of(synth, "dead_letters")["STATE_MACHINE_ARN"] == {"Ref": synth.state_machine()[0]}
     # the limits: one table for the semaphore and the LLM windows, the contract's defaults

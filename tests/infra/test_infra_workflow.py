@@ -68,15 +68,43 @@ def test_slot_wait_loop(states):
                                    "started_at.$": "$.slot.submitted_at"}
 
 
-def test_analysis_quota_loop(states):
+def test_analysis_quota_and_outage_loop(states):
     run = states["RunAnalysis"]
     assert run["Next"] == "AnalysisThrottled?" and "ResultPath" not in run  # the answer replaces the item
     throttled = states["AnalysisThrottled?"]
-    (rule,) = throttled["Choices"]
-    assert {"Variable": "$.status", "StringEquals": "throttled"} in rule["And"]
-    wait = states[rule["Next"]]
+    quota, outage = throttled["Choices"]
+    assert {"Variable": "$.status", "StringEquals": "throttled"} in quota["And"]
+    # the gateway keeps failing (5xx): the item waits as RunAnalysis says and runs again (issue 10 item 4)
+    assert {"Variable": "$.status", "StringEquals": "retry"} in outage["And"]
+    assert quota["Next"] == outage["Next"]
+    wait = states[quota["Next"]]
     assert wait["Type"] == "Wait" and wait["SecondsPath"] == "$.wait_seconds" and wait["Next"] == "RunAnalysis"
     assert states[throttled["Default"]]["Type"] == "Succeed"
+
+
+def test_outages_are_waited_out_in_wait_states_around_every_api_task(states):
+    """Issue 10 item 4: 429/5xx after the Lambda's short retries come back as answers with wait_seconds (the
+    Retry-After), and a Wait state loops back to the same task; OutageBudgetExhausted ends it in RecordFailure."""
+    # SubmitTranscription: {acquired: false, wait_seconds, outage} -> WaitForSlot -> SubmitTranscription
+    assert states["SlotAcquired?"]["Default"] == "WaitForSlot" and states["WaitForSlot"]["Next"] == "SubmitTranscription"
+    # CheckTranscript: the last status + the outage wait in $.poll -> WaitForTranscript -> CheckTranscript
+    assert states["TranscriptReady?"]["Default"] == "WaitForTranscript"
+    # FetchTranscript: {status: retry, wait_seconds} in $.transcript -> WaitToFetch -> FetchTranscript
+    fetch = states["FetchTranscript"]
+    assert fetch["Next"] == "FetchRetry?"
+    retry = states["FetchRetry?"]
+    (rule,) = retry["Choices"]
+    assert rule["And"] == [{"Variable": "$.transcript.status", "IsPresent": True},
+                           {"Variable": "$.transcript.status", "StringEquals": "retry"}]
+    wait = states[rule["Next"]]
+    assert (wait["Type"], wait["SecondsPath"], wait["Next"]) == ("Wait", "$.transcript.wait_seconds", "FetchTranscript")
+    assert retry["Default"] == "HasSpeech?"
+    # the budget error is a deliberate name: never retried, caught into RecordFailure (FAILED with the reason)
+    for name in ("SubmitTranscription", "CheckTranscript", "FetchTranscript", "RunAnalysis"):
+        retried = {e for r in states[name]["Retry"] for e in r["ErrorEquals"]}
+        assert "OutageBudgetExhausted" not in retried, name
+    for name in ("SubmitTranscription", "CheckTranscript", "FetchTranscript", "RunAnalyses"):
+        assert states[name]["Catch"] == [CATCH], name
 
 
 def test_budget_errors_end_in_record_failure(states):
@@ -108,7 +136,7 @@ def test_polling_loop(machine, states):
 
 def test_fetch_speech_choice_map_finalize(synth, states):
     fetch = states["FetchTranscript"]
-    assert fetch["ResultPath"] == "$.transcript" and fetch["Next"] == "HasSpeech?"
+    assert fetch["ResultPath"] == "$.transcript" and states[fetch["Next"]]["Default"] == "HasSpeech?"
     has_speech = states["HasSpeech?"]
     assert has_speech["Choices"][0]["Next"] == "RunAnalyses"
     no_speech = states[has_speech["Default"]]
