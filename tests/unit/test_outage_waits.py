@@ -94,3 +94,29 @@ def test_submit_gives_the_slot_back_when_the_outage_budget_is_spent(aws, fake_aa
         handler({"call_id": CALL_ID, "profile": "default", "recording": {"bucket": aws.bucket, "key": key},
                  "slot": spent}, lambda_context)
     assert not TranscriptionSemaphore(aws.limits_table, aws.ddb).holders()
+
+
+def test_a_call_failed_by_an_outage_after_its_transcript_completed_is_redriven_without_transcribing_again(aws):
+    # GIVEN a call whose transcript is completed (CheckTranscript stored it) and that FAILED in FetchTranscript
+    # because the API kept failing through the outage budget
+    import json
+
+    from call_analytics.adapters.calls_table import CallsTable
+    from call_analytics.logic.redrive import RedriveDeps, redrive_call
+
+    table = CallsTable(aws.calls_table, aws.ddb)
+    table.create_call(CALL_ID, status="RECEIVED", recording_bucket=aws.bucket, recording_key="recordings/a.wav",
+                      recording_size=1000)
+    table.set_status(CALL_ID, "TRANSCRIBING", fields={"transcript_id": "tr-1", "profile": "default",
+                                                      "transcript_status": "completed"})
+    table.set_status(CALL_ID, "FAILED", fields={"failure_error": "OutageBudgetExhausted", "failure_notified": True,
+                                                "failure_reason": "FetchTranscript: the API kept failing ..."})
+    deps = RedriveDeps.from_clients(dynamodb=aws.ddb, s3=aws.s3, stepfunctions=aws.sfn, calls_table=aws.calls_table,
+                                    bucket=aws.bucket, state_machine_arn=aws.machine_arn)
+    # WHEN it is re-driven
+    result = redrive_call(CALL_ID, deps)
+    # THEN the new execution reuses the finished (paid) transcript: HasTranscript? -> FetchTranscript
+    assert result.outcome == "started" and result.resubmit is False
+    [execution] = [e for e in aws.executions() if e["name"] == f"{CALL_ID}-r1"]
+    started = json.loads(aws.sfn.describe_execution(executionArn=execution["executionArn"])["input"])
+    assert started["transcript_id"] == "tr-1" and started["poll"]["status"] == "completed"
