@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -69,7 +72,8 @@ def _slash(prefix: str) -> str:
 def upload(target: Target, console: Console, files: list[Path], profile: str | None,
            prefix: str | None = None) -> list[dict]:
     """Upload recordings under the stack's notification prefix (`prefix` overrides it); the profile goes into
-    object metadata. A file whose suffix would not trigger processing is refused before anything is uploaded."""
+    object metadata. A file of a type start_call does not accept (any case: `.WAV`, `.Mp3` are fine) is refused
+    before anything is uploaded: it would only give a FAILED call."""
     missing = [str(f) for f in files if not Path(f).is_file()]
     if missing:
         raise CallctlError(f"not a file: {', '.join(missing)}")
@@ -89,12 +93,14 @@ def upload(target: Target, console: Console, files: list[Path], profile: str | N
         if layout.source == "default":
             console.print(f"[yellow]note:[/] stack {target.stack_name} does not say which prefix starts a call "
                           f"(no {PREFIX_OUTPUT} output, bucket notifications unreadable); using {prefix}")
-    if layout.suffixes:
-        ignored = [Path(f).name for f in files if not Path(f).name.endswith(layout.suffixes)]
-        if ignored:
-            known = " ".join(sorted({s.lower() for s in layout.suffixes}))
-            raise CallctlError(f"{', '.join(ignored)}: not a recording suffix of stack {target.stack_name} "
-                               f"({known}); such an upload would not start a call")
+    from call_analytics.recordings import AUDIO_EXTENSIONS
+
+    # the stack's list (RecordingSuffixes) or, when it does not say, the Lambda package's own; compared in any case
+    accepted = {s.lower() for s in (layout.suffixes or AUDIO_EXTENSIONS)}
+    ignored = [Path(f).name for f in files if Path(f).suffix.lower() not in accepted]
+    if ignored:
+        raise CallctlError(f"{', '.join(ignored)}: not a recording file type of stack {target.stack_name} "
+                           f"({' '.join(sorted(accepted))}, any case); such an upload would only fail")
     bucket, s3 = target.output("RecordingsBucketName"), target.client("s3")
     uploaded = []
     with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
@@ -289,8 +295,8 @@ def redrive(target: Target, console: Console, call_ids: list[str], failed: bool,
         profiles_prefix=start_env.get("PROFILES_PREFIX", "profiles/"),
         default_profile=start_env.get("DEFAULT_PROFILE", "default"))
     try:
-        with console.status("starting re-drives…"):
-            results = redrive_failed(deps, limit=limit) if failed else [
+        with console.status("starting re-drives…"), quiet_function_logs():
+            results = redrive_failed(deps, limit=limit, force=force) if failed else [
                 redrive_call(c if c.startswith("c-") else f"c-{c}", deps, force=force) for c in call_ids]
     except (ClientError, BotoCoreError) as exc:
         raise CallctlError(f"re-drive failed: {exc}") from None
@@ -301,5 +307,26 @@ def redrive(target: Target, console: Console, call_ids: list[str], failed: bool,
             how = "transcribing again" if result.resubmit else "reusing the transcript"
             console.print(f"[green]started[/] {result.call_id} as {result.execution_name} ({how})")
         else:
-            console.print(f"[yellow]skipped[/] {result.call_id}: {result.reason}")
+            console.print(f"[yellow]skipped[/] {result.call_id}: {escape(result.reason or '')}")
+    hopeless = [r for r in results if r.outcome == "skipped" and (r.reason or "").startswith("failed for good")]
+    if hopeless:
+        console.print(f"{len(hopeless)} call(s) failed for good (their recording is the problem): not re-driven; "
+                      "--force re-drives them anyway (each is transcribed and paid for again)")
     return [r.model_dump(mode="json") for r in results]
+
+
+@contextmanager
+def quiet_function_logs() -> Iterator[None]:
+    """The Lambda package's loggers (Powertools JSON lines) stay silent while the CLI runs its logic: the CLI
+    reports what happened itself, and stderr/stdout carry no stray log lines."""
+    from call_analytics.observability import logger
+
+    package = logging.getLogger("call_analytics")
+    saved = (logger.log_level, package.level)
+    logger.setLevel(logging.CRITICAL + 1)
+    package.setLevel(logging.CRITICAL + 1)
+    try:
+        yield
+    finally:
+        logger.setLevel(saved[0])
+        package.setLevel(saved[1])

@@ -14,8 +14,8 @@ from rich.text import Text
 from callctl.data import CallView
 from callctl.subscription import Notification
 
-STATUS_STYLE = {"COMPLETED": "green", "FAILED": "red", "ANALYZING": "cyan", "TRANSCRIBING": "yellow",
-                "RECEIVED": "blue"}
+STATUS_STYLE = {"COMPLETED": "green", "PARTIAL": "yellow bold", "FAILED": "red", "ANALYZING": "cyan",
+                "TRANSCRIBING": "yellow", "RECEIVED": "blue"}
 BAR_WIDTH = 24
 SUMMARY_CHARS = 240
 
@@ -151,6 +151,8 @@ def call_renderable(view: CallView) -> Group:
         header.add_row(label, value)
     if meta.get("failure_reason"):
         header.add_row("failure", Text(f"{meta.get('failure_error', '')}: {meta['failure_reason']}", style="red"))
+    if meta.get("analyses_valid") and meta.get("status") in ("COMPLETED", "PARTIAL"):
+        header.add_row("analyses", validity_text(meta))
     parts: list[Any] = [Panel(header, title=f"call {view.call_id}", expand=False), history_table(meta)]
     if view.analyses:
         parts += [phases_table(view.result("phases"), duration), sentiment_table(view.result("sentiment")),
@@ -158,6 +160,18 @@ def call_renderable(view: CallView) -> Group:
     elif meta.get("skip_reason"):
         parts.append(Text(f"analyses skipped: {meta['skip_reason']}", style="yellow"))
     return Group(*parts)
+
+
+def validity_text(values: dict[str, Any]) -> Text:
+    """`2 of 3 valid (invalid: action_items)`; PARTIAL calls (docs/data-model.md "Outcomes") in yellow."""
+    summary = values.get("analyses_valid")
+    if summary == "skipped":
+        return Text("none run (no speech)", style="dim")
+    text = f"{values.get('analyses_valid_count', '?')} of {values.get('analyses_total', '?')} valid"
+    invalid = values.get("invalid_analyses") or (values.get("digest") or {}).get("invalid_analyses") or []
+    if invalid:
+        text += f" (invalid: {', '.join(invalid)})"
+    return Text(text, style="green" if summary == "all" else ("red" if summary == "none" else "yellow"))
 
 
 def notification_renderable(note: Notification) -> Text:
@@ -175,7 +189,10 @@ def notification_renderable(note: Notification) -> Text:
         text.append(f"phases: {' → '.join(digest.get('phases') or []) or '–'}; "
                     f"{len(digest.get('sentiment') or [])} sentiment answers; "
                     f"{digest.get('action_items', 0)} action items")
-        if digest.get("invalid_analyses"):
+        if message.get("analyses_valid"):
+            text.append("; ")
+            text.append_text(validity_text(message))
+        elif digest.get("invalid_analyses"):
             text.append(f"; invalid: {', '.join(digest['invalid_analyses'])}", style="red")
     return text
 

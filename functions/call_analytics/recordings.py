@@ -65,7 +65,7 @@ def refusal_reason(key: str, size: int | None) -> str | None:
     """Why this upload can never be transcribed (recorded as InvalidRecording), or None."""
     suffix = PurePosixPath(key).suffix
     if not is_supported_suffix(key):
-        return (f"unsupported file type {suffix or '(no extension)'!r}: not an audio/video recording "
+        return (f"unsupported file type {repr(suffix) if suffix else '(no extension)'}: not an audio/video recording "
                 f"(accepted, any case: {' '.join(sorted(AUDIO_EXTENSIONS))})")
     if size == 0:
         return "the recording is empty (0 bytes): nothing to transcribe"

@@ -120,7 +120,7 @@ def _upload_failed(obj: UploadedObject, error_type: str, reason: str, deps: Dead
     bind_call(call_id)
     record = deps.calls.get_call(call_id) or {}
     status = record.get("status")
-    if status == CallStatus.COMPLETED:
+    if status in CallStatus.DONE:  # COMPLETED or PARTIAL
         return DeadLetterResult(source="start_call", outcome="completed", call_id=call_id,
                                 reason="the call completed (a later attempt succeeded)")
     if status != CallStatus.FAILED:
@@ -160,7 +160,7 @@ def execution_ended(event: ExecutionEnded, deps: DeadLetterDeps) -> DeadLetterRe
     if stale:
         logger.info("event of an older execution", extra={"execution_arn": detail.executionArn, "why": stale})
         return DeadLetterResult(source="workflow", outcome="stale", call_id=call_id, reason=stale)
-    if record.get("status") == CallStatus.COMPLETED:
+    if record.get("status") in CallStatus.DONE:
         return DeadLetterResult(source="workflow", outcome="completed", call_id=call_id,
                                 reason="the call completed before its execution ended")
 

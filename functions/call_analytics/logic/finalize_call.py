@@ -1,4 +1,9 @@
-"""finalize_call: mark the call COMPLETED and announce it once (results location + a short digest)."""
+"""finalize_call: mark the call finished and announce it once (results location + a short digest).
+
+The outcome (docs/data-model.md "Outcomes"): COMPLETED when every analysis is valid (or there was none to run:
+no speech), PARTIAL when at least one is invalid or missing, so a subscriber filtering on `status=COMPLETED` never
+gets a call without usable results. `analyses_valid` ("all" | "some" | "none" | "skipped") and the counts are on
+the record, in the message and in its SNS attributes."""
 
 from __future__ import annotations
 
@@ -8,7 +13,7 @@ from typing import Any
 
 from call_analytics.logic.accounting import estimate_cost, llm_usage, workflow_stats
 from call_analytics.logic.common import iso, results_prefix, utc_now
-from call_analytics.logic.notifications import completion_message
+from call_analytics.logic.notifications import VALIDITY_ATTRIBUTES, completion_message
 from call_analytics.models import CallState, CallStatus, FinalizeResult
 from call_analytics.observability import MetricUnit, logger, metrics
 from call_analytics.settings import FinalizeCallSettings
@@ -25,33 +30,42 @@ def finalize_call(
     call_id = state.call_id
     items = calls.list_analyses(call_id)
     transcript = state.transcript.model_dump(mode="json") if state.transcript else None
-    invalid = sorted(i["analysis"] for i in items if not i.get("valid"))
+    validity = analyses_validity(items, expected=(transcript or {}).get("analyses") or [],
+                                 skipped=bool((transcript or {}).get("skip_reason")))
+    invalid = validity["invalid"]
+    status = CallStatus.COMPLETED if validity["analyses_valid"] in ("all", "skipped") else CallStatus.PARTIAL
     detail = "analyses: " + (", ".join(sorted(i["analysis"] for i in items)) or "none")
     if transcript and transcript.get("skip_reason"):
         detail = f"analyses skipped: {transcript['skip_reason']}"
     elif invalid:
-        detail += f" (invalid: {', '.join(invalid)})"
+        detail += f" (invalid: {', '.join(invalid)}; {validity['analyses_valid_count']} of "
+        detail += f"{validity['analyses_total']} valid)"
     record = calls.get_call(call_id) or {}
     stats = workflow_stats(state)
     usage = llm_usage(items)
     audio_seconds = (transcript or {}).get("audio_duration") or record.get("audio_duration")
     cost = estimate_cost(usage=usage, audio_seconds=audio_seconds, speech_model=record.get("speech_model"))
     changed = calls.set_status(
-        call_id, CallStatus.COMPLETED, detail=detail,
+        call_id, status, detail=detail,
         fields={"invalid_analyses": invalid, "completed_at": iso(now()), "workflow_stats": stats,
-                "llm_usage": usage, "cost": cost},
-        only_if_not={CallStatus.COMPLETED}, must_exist=False,
+                "llm_usage": usage, "cost": cost, "analyses_valid": validity["analyses_valid"],
+                "analyses_valid_count": validity["analyses_valid_count"],
+                "analyses_total": validity["analyses_total"]},
+        only_if_not=CallStatus.DONE, must_exist=False,
     )
     record = calls.get_call(call_id) or record
+    status = record.get("status") if record.get("status") in CallStatus.DONE else status  # a repeat: as stored
     if changed:
         metrics.add_metric(name="CallsCompleted", unit=MetricUnit.Count, value=1)
+        if status == CallStatus.PARTIAL:
+            metrics.add_metric(name="CallsPartial", unit=MetricUnit.Count, value=1)
         created = record.get("created_at")
         if created:
             seconds = (now() - datetime.fromisoformat(created)).total_seconds()
             metrics.add_metric(name="CallLatency", unit=MetricUnit.Seconds, value=max(0.0, seconds))
     if record.get("completion_notified"):
         logger.info("completion already announced")
-        return FinalizeResult(call_id=call_id, status=CallStatus.COMPLETED, notified=False)
+        return FinalizeResult(call_id=call_id, status=status, notified=False)
 
     recording = state.recording.model_dump(mode="json") if state.recording else {
         "bucket": record.get("recording_bucket"), "key": record.get("recording_key"),
@@ -61,8 +75,23 @@ def finalize_call(
         prefix=results_prefix(settings.RESULTS_PREFIX, call_id), analysis_items=items, transcript=transcript,
         at=iso(now()), accounting={"workflow": record.get("workflow_stats") or stats,
                                    "llm": record.get("llm_usage") or usage, "cost": record.get("cost") or cost},
+        status=status, validity=validity,
     )
-    message_id = notifier.publish(message, status=CallStatus.COMPLETED, profile=state.profile)
+    message_id = notifier.publish(message, status=status, profile=state.profile,
+                                  attributes={k: validity[k] for k in VALIDITY_ATTRIBUTES})
     calls.update_fields(call_id, {"completion_notified": True})
-    logger.info("call completed", extra={"invalid_analyses": invalid, "message_id": message_id})
-    return FinalizeResult(call_id=call_id, status=CallStatus.COMPLETED, message_id=message_id, notified=True)
+    logger.info("call finished", extra={"status": status, "invalid_analyses": invalid, "message_id": message_id})
+    return FinalizeResult(call_id=call_id, status=status, message_id=message_id, notified=True)
+
+
+def analyses_validity(items: list[dict[str, Any]], *, expected: list[str], skipped: bool) -> dict[str, Any]:
+    """How many of the call's analyses are valid: an expected analysis without a stored item counts as invalid."""
+    names = sorted({*expected, *(i["analysis"] for i in items if i.get("analysis"))})
+    valid = sorted(i["analysis"] for i in items if i.get("valid") and i.get("analysis"))
+    invalid = [n for n in names if n not in valid]
+    if not names:
+        summary = "skipped" if skipped or not items else "all"
+    else:
+        summary = "all" if not invalid else ("none" if not valid else "some")
+    return {"analyses_valid": summary, "analyses_valid_count": len(valid), "analyses_total": len(names),
+            "invalid": invalid}

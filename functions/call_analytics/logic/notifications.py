@@ -8,6 +8,8 @@ from typing import Any
 from call_analytics.redaction import redact
 
 MESSAGE_VERSION = 1
+#: on a finished call's message and as its SNS message attributes (filterable): "all"|"some"|"none"|"skipped", counts
+VALIDITY_ATTRIBUTES = ("analyses_valid", "analyses_valid_count", "analyses_total")
 SHORT_ANSWER_CHARS = 160
 
 
@@ -68,12 +70,15 @@ def accounting_digest(accounting: dict[str, Any] | None) -> dict[str, Any]:
 
 def completion_message(*, call_id: str, profile: str | None, recording: dict[str, Any] | None, bucket: str,
                        prefix: str, analysis_items: list[dict[str, Any]], transcript: dict[str, Any] | None,
-                       at: str, accounting: dict[str, Any] | None = None) -> dict[str, Any]:
+                       at: str, accounting: dict[str, Any] | None = None, status: str = "COMPLETED",
+                       validity: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A finished call: `status` COMPLETED (every analysis valid) or PARTIAL (docs/data-model.md "Outcomes")."""
     analyses = {item["analysis"]: f"{prefix}{item['analysis']}.json" for item in analysis_items if item.get("analysis")}
     return {
         "version": MESSAGE_VERSION,
         "call_id": call_id,
-        "status": "COMPLETED",
+        "status": status,
+        **{k: (validity or {}).get(k) for k in VALIDITY_ATTRIBUTES if validity},
         "profile": profile,
         "recording": recording_ref(recording),
         "results": {

@@ -51,11 +51,12 @@ def fail_call(
     spare_completed: bool = False,
 ) -> FailureResult | None:
     """Record the call FAILED with `reason` (a FAILED call keeps its first reason), give back its transcription
-    slot, and announce the failure once (`failure_notified`). With `spare_completed`, a COMPLETED call is left
-    untouched and None is returned. Safe to repeat: a second run changes nothing and publishes nothing.
+    slot, and announce the failure once (`failure_notified`). With `spare_completed`, a finished (COMPLETED or
+    PARTIAL) call is left untouched and None is returned. Safe to repeat: a second run changes nothing and
+    publishes nothing.
     The reason is redacted (no API key / auth value reaches the record, its history or the message)."""
     reason = redact(reason)[:1000]
-    blocked = {CallStatus.FAILED, CallStatus.COMPLETED} if spare_completed else {CallStatus.FAILED}
+    blocked = {CallStatus.FAILED, *CallStatus.DONE} if spare_completed else {CallStatus.FAILED}
     values: dict[str, Any] = {"failure_reason": reason, "failure_error": error_type, "failed_at": iso(now()),
                               **(fields or {})}
     if profile:
@@ -65,7 +66,7 @@ def fail_call(
     changed = calls.set_status(call_id, CallStatus.FAILED, detail=reason, fields=values, only_if_not=blocked,
                                must_exist=False)
     record = calls.get_call(call_id) or {}
-    if not changed and record.get("status") == CallStatus.COMPLETED and spare_completed:
+    if not changed and record.get("status") in CallStatus.DONE and spare_completed:
         logger.info("call already completed: left as it is", extra={"call_id": call_id})
         return None
     if semaphore is not None:

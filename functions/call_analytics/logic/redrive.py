@@ -9,8 +9,12 @@ API contract (`python -m callctl redrive CALL|--failed` calls these; the deps co
 
 `RedriveResult` (call_analytics/models.py): `outcome` "started" (with `execution_name`, `execution_arn`, and
 `resubmit`: True = transcribed again, False = the stored transcript is reused) or "skipped" (with `reason`:
-unknown call, still running without `force`, no recording key, the recording no longer exists (a call that never
-started), the profile no longer validates).
+unknown call, still running without `force`, failed for good without `force` (see below), no recording key, the
+recording no longer exists (a call that never started), the profile no longer validates).
+
+A call that failed for a permanent reason of its recording is not re-driven (it would be transcribed, and paid for,
+again for the same answer) unless `force`: `InvalidRecording` (unsupported file type, empty object, gone) and an
+AssemblyAI transcript error saying it is not audio or too short (`permanent_failure`).
 
 What a re-drive does:
 * the profile is re-read NOW (S3 override or bundled) and re-snapshotted to results/<call_id>/profile.json, so a
@@ -30,6 +34,7 @@ call whose execution was stopped or timed out and never reached RecordFailure).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -45,6 +50,11 @@ from call_analytics.profiles.loader import choose_profile_name
 #: a transcript that failed this way is transcribed again rather than polled again
 RESUBMIT_AFTER = frozenset({"TranscriptionFailed"})
 DEFAULT_FAILED_LIMIT = 100
+#: failures a re-drive cannot change: the recording itself is the problem
+PERMANENT_ERRORS = frozenset({"InvalidRecording"})
+#: AssemblyAI transcript errors about the recording (contract note §2: "File does not appear to contain audio. File
+#: type is …", "Audio duration is too short.")
+PERMANENT_TRANSCRIPT_ERRORS = re.compile(r"does not appear to contain audio|audio duration is too short", re.IGNORECASE)
 
 
 @dataclass
@@ -73,10 +83,20 @@ class RedriveDeps:
                    results_prefix=results_prefix, default_profile=default_profile)
 
 
-def redrive_failed(deps: RedriveDeps, *, limit: int = DEFAULT_FAILED_LIMIT) -> list[RedriveResult]:
-    """Re-drive every FAILED call (newest first, at most `limit`)."""
-    return [redrive_call(record["call_id"], deps) for record in deps.calls.recent_by_status(CallStatus.FAILED,
-                                                                                              limit=limit)]
+def redrive_failed(deps: RedriveDeps, *, limit: int = DEFAULT_FAILED_LIMIT, force: bool = False) -> list[RedriveResult]:
+    """Re-drive every FAILED call (newest first, at most `limit`); those that failed for good only with `force`."""
+    return [redrive_call(record["call_id"], deps, force=force)
+            for record in deps.calls.recent_by_status(CallStatus.FAILED, limit=limit)]
+
+
+def permanent_failure(record: dict[str, Any]) -> str | None:
+    """Why a FAILED call's recording can never succeed (its stored reason), or None when a re-drive may help."""
+    if record.get("status") != CallStatus.FAILED:
+        return None
+    error, reason = record.get("failure_error") or "", record.get("failure_reason") or ""
+    if error in PERMANENT_ERRORS or (error == "TranscriptionFailed" and PERMANENT_TRANSCRIPT_ERRORS.search(reason)):
+        return reason or error
+    return None
 
 
 def redrive_call(call_id: str, deps: RedriveDeps, *, force: bool = False) -> RedriveResult:
@@ -87,6 +107,11 @@ def redrive_call(call_id: str, deps: RedriveDeps, *, force: bool = False) -> Red
     if status not in CallStatus.TERMINAL and not force:
         return RedriveResult(call_id=call_id, outcome="skipped",
                              reason=f"still in progress (status {status}); pass force to re-drive it anyway")
+    hopeless = permanent_failure(record)
+    if hopeless and not force:
+        return RedriveResult(call_id=call_id, outcome="skipped",
+                             reason=f"failed for good, a re-drive would give the same answer ({hopeless}); "
+                                    "pass force to re-drive it anyway")
     if not record.get("recording_key"):
         return RedriveResult(call_id=call_id, outcome="skipped", reason="the call record has no recording key")
     bucket, key = record.get("recording_bucket") or deps.bucket, record["recording_key"]

@@ -27,7 +27,7 @@ from call_analytics.settings import StartCallSettings
 
 IDEMPOTENCY_TTL_SECONDS = 6 * 3600
 #: start_call moves a call to QUEUED only from RECEIVED
-ACTIVE_OR_DONE = frozenset({CallStatus.QUEUED, CallStatus.TRANSCRIBING, CallStatus.ANALYZING, CallStatus.COMPLETED,
+ACTIVE_OR_DONE = frozenset({CallStatus.QUEUED, CallStatus.TRANSCRIBING, CallStatus.ANALYZING, *CallStatus.DONE,
                             CallStatus.FAILED})
 
 
