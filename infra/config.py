@@ -97,6 +97,14 @@ class StackConfig(BaseModel):
     completion_webhook: bool = False
     #: build the dependency layer with pip (needs the package index); off = placeholder layer, fast synth
     bundle: bool = False
+    #: the functions' Lambda Python runtime, which the dependency layer is built for (the local stack picks the
+    #: host's minor version, so a bundled layer's compiled wheels import there)
+    python_version: Literal["3.11", "3.12", "3.13"] = "3.12"
+
+    @field_validator("python_version", mode="before")
+    @classmethod
+    def _python_version_text(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, float) else value  # `-c python_version=3.11` arrives as JSON 3.11
     #: run cdk-nag AwsSolutions checks during synth (errors fail the synth)
     nag: bool = True
 

@@ -26,7 +26,8 @@ class CallAnalyticsStack(Stack):
 
         self.storage = Storage(self, "Storage", config=config)
         self.notifications = Notifications(self, "Notifications", config=config)
-        self.layer = DependencyLayer(self, "DependencyLayer", bundle=config.bundle)
+        self.layer = DependencyLayer(self, "DependencyLayer", bundle=config.bundle,
+                                     python_version=config.python_version)
         self.functions = Functions(self, "Functions", config=config, storage=self.storage,
                                    notifications=self.notifications, layer=self.layer.layer)
         self.workflow = Workflow(self, "Workflow", config=config, functions=self.functions,

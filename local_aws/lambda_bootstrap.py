@@ -51,7 +51,8 @@ def init_error_type(exc: BaseException) -> str:
 def main() -> None:
     code_dir, handler, result_fd = sys.argv[1], sys.argv[2], int(sys.argv[3])
     timeout = float(os.environ.get("AWS_LAMBDA_FUNCTION_TIMEOUT", "3"))
-    sys.path.insert(0, code_dir)
+    # the Lambda layout: task root, layers, runtime packages (lambda_runner.import_path); else just the code
+    sys.path[:0] = [p for p in os.environ.get("LOCAL_LAMBDA_PATH", "").split(os.pathsep) if p] or [code_dir]
 
     def write_result(payload: str, errored: bool) -> None:
         sys.stdout.flush()

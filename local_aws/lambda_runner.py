@@ -9,8 +9,17 @@
   persist between calls, and a timed-out handler thread cannot be killed (it is abandoned).
 
 Both return Lambda-shaped errors (``errorType`` = exception class name, ``errorMessage``,
-``stackTrace``) so Step Functions Retry/Catch match on the class names. Layers are ignored: the
-interpreter running this module already has the dependencies.
+``stackTrace``) so Step Functions Retry/Catch match on the class names.
+
+What a subprocess invocation imports is what was deployed, laid out as the Lambda runtime lays it out: the
+function's own asset (unpacked from the deployed zip, the task root), each deployed layer's ``python/`` folder (the
+runtime's ``/opt/python``), then the packages the Lambda Python runtime itself provides (boto3, botocore and their
+dependencies), and nothing else: the interpreter starts with ``-S``, so the dev virtualenv is not on the path. One
+exception, reported once per function: a placeholder layer (synth without ``-c bundle=true``, which has no
+``python/`` folder) is stood in for by the host's site-packages, since the functions could not import their
+dependencies at all otherwise. In-process mode runs in the server's interpreter and always has the host packages.
+What still differs from AWS: the host's Python minor version (the local stack deploys with
+``python_version`` = the host's), no memory limit, no /tmp size limit, no concurrency limit per account.
 """
 
 from __future__ import annotations
@@ -49,6 +58,17 @@ PASSTHROUGH_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "TZ", "SYSTEMROOT
 MODES = ("subprocess", "inprocess")
 
 
+#: distributions the Lambda Python runtime provides (not in a layer; infra/layer.py prunes them from it)
+RUNTIME_PROVIDED_DISTRIBUTIONS = ("boto3", "botocore", "s3transfer", "jmespath", "python-dateutil", "urllib3", "six")
+
+
+@dataclass(frozen=True)
+class LayerCode:
+    arn: str
+    code_sha: str
+    code_zip: bytes = field(repr=False)
+
+
 @dataclass(frozen=True)
 class FunctionConfig:
     """What the runner needs to know about a function (independent of moto's model)."""
@@ -64,6 +84,7 @@ class FunctionConfig:
     code_sha: str
     code_zip: bytes = field(repr=False)
     version: str = "$LATEST"
+    layers: tuple[LayerCode, ...] = ()
 
     @property
     def log_group(self) -> str:
@@ -121,26 +142,52 @@ class LambdaRunner:
         self._children: set[subprocess.Popen] = set()
         self._handlers: dict[tuple[str, str], Callable] = {}
         self._env_owner: dict[str, tuple[str, str]] = {}
+        self._host_packages_reported: set[str] = set()
+        self._runtime_paths: list[str] | None = None
         self._closed = False
         self.invocations: Counter[str] = Counter()
         self.errors: Counter[str] = Counter()
 
     # ---- code -------------------------------------------------------------------------------------
-    def code_dir(self, fn: FunctionConfig) -> Path:
-        """The function's zip, unpacked once per code hash."""
-        digest = hashlib.sha256(fn.code_sha.encode()).hexdigest()[:20]
+    def _unpacked(self, code_sha: str, code_zip: bytes) -> Path:
+        """A deployed zip, unpacked once per code hash."""
+        digest = hashlib.sha256(code_sha.encode()).hexdigest()[:20]
         target = self.cache_dir / digest
         with self._lock:
             if not target.is_dir():
                 tmp = self.cache_dir / f".{digest}.{uuid.uuid4().hex}"
                 tmp.mkdir(parents=True)
-                with zipfile.ZipFile(io.BytesIO(fn.code_zip)) as archive:
+                with zipfile.ZipFile(io.BytesIO(code_zip)) as archive:
                     archive.extractall(tmp)
                 try:
                     tmp.rename(target)
                 except OSError:  # another process unpacked it first
                     shutil.rmtree(tmp, ignore_errors=True)
         return target
+
+    def code_dir(self, fn: FunctionConfig) -> Path:
+        return self._unpacked(fn.code_sha, fn.code_zip)
+
+    def import_path(self, fn: FunctionConfig) -> list[str]:
+        """sys.path of a subprocess invocation after the standard library: task root, layers, runtime packages."""
+        path = [str(self.code_dir(fn))]
+        placeholder = False
+        for layer in fn.layers:
+            python_dir = self._unpacked(layer.code_sha, layer.code_zip) / "python"
+            if python_dir.is_dir():
+                path.append(str(python_dir))
+            else:
+                placeholder = True
+        if self._runtime_paths is None:
+            self._runtime_paths = runtime_provided_paths(self.cache_dir / "lambda-runtime-packages")
+        path += self._runtime_paths
+        if placeholder or not fn.layers:
+            if fn.name not in self._host_packages_reported:
+                self._host_packages_reported.add(fn.name)
+                LOG.warning("%s: no bundled dependency layer (deploy with -c bundle=true): using the host's "
+                            "site-packages in its place", fn.name)
+            path += host_site_packages()
+        return path
 
     # ---- environment ------------------------------------------------------------------------------
     def function_env(self, fn: FunctionConfig, request_id: str) -> dict[str, str]:
@@ -187,10 +234,12 @@ class LambdaRunner:
         code_dir = self.code_dir(fn)
         env = {k: os.environ[k] for k in PASSTHROUGH_ENV if k in os.environ}
         env.update(self.function_env(fn, request_id))
+        env["LOCAL_LAMBDA_PATH"] = os.pathsep.join(self.import_path(fn))
         read_fd, write_fd = os.pipe()
         try:
             proc = subprocess.Popen(
-                [sys.executable, "-I", str(BOOTSTRAP), str(code_dir), fn.handler, str(write_fd)],
+                # -I: no PYTHONPATH/user site; -S: no site-packages (the path is LOCAL_LAMBDA_PATH)
+                [sys.executable, "-I", "-S", str(BOOTSTRAP), str(code_dir), fn.handler, str(write_fd)],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
                 cwd=code_dir, pass_fds=(write_fd,), preexec_fn=_die_with_parent,
             )
@@ -300,3 +349,43 @@ class LambdaRunner:
     def stats(self) -> dict:
         return {"mode": self.mode, "invocations": dict(self.invocations), "errors": dict(self.errors),
                 "running_children": len(self._children)}
+
+
+def _distribution_roots(names: tuple[str, ...]) -> list[str]:
+    """The top-level packages/modules of installed distributions, as paths."""
+    from importlib import metadata
+
+    roots: list[str] = []
+    for name in names:
+        try:
+            dist = metadata.distribution(name)
+        except metadata.PackageNotFoundError:
+            continue
+        for file in dist.files or ():
+            parts = file.parts
+            if parts and not parts[0].endswith((".dist-info", ".egg-info")) and parts[0] not in ("..", "bin", "__pycache__"):
+                top = str(dist.locate_file(parts[0]))
+                if top not in roots and (len(parts) > 1 or parts[0].endswith(".py")):
+                    roots.append(top)
+    return roots
+
+
+_runtime_dir_lock = threading.Lock()
+
+
+def runtime_provided_paths(folder: Path) -> list[str]:
+    """`folder` holding links to what the Lambda Python runtime provides: boto3 and its dependencies."""
+    with _runtime_dir_lock:
+        folder.mkdir(parents=True, exist_ok=True)
+        for root in _distribution_roots(RUNTIME_PROVIDED_DISTRIBUTIONS):
+            link = folder / Path(root).name
+            if not link.is_symlink() or os.readlink(link) != root:
+                link.unlink(missing_ok=True)
+                link.symlink_to(root)
+    return [str(folder)]
+
+
+def host_site_packages() -> list[str]:
+    import site
+
+    return [p for p in site.getsitepackages() if Path(p).is_dir()]

@@ -30,7 +30,7 @@ from botocore.config import Config
 
 from local_aws import aws_events
 from local_aws.async_invoke import AWS_RETRY_DELAYS, AsyncInvoker, AsyncPolicy, dead_letter_attributes, failure_record
-from local_aws.lambda_runner import FunctionConfig, InvocationResult, LambdaRunner
+from local_aws.lambda_runner import FunctionConfig, InvocationResult, LambdaRunner, LayerCode
 
 LOG = logging.getLogger("local_aws")
 ACCOUNT_ID = "123456789012"
@@ -48,7 +48,16 @@ def function_config(fn: Any) -> FunctionConfig:
         timeout=float(fn.timeout or 3), memory_mb=int(fn.memory_size or 128), region=fn.region,
         environment={k: str(v) for k, v in (fn.environment_vars or {}).items()},
         code_sha=fn.code_sha_256, code_zip=fn.code_bytes, version=str(fn.version),
+        layers=tuple(_layer_code(fn, layer["Arn"]) for layer in (fn.layers or [])),
     )
+
+
+def _layer_code(fn: Any, layer_version_arn: str) -> LayerCode:
+    """A deployed layer version's zip, as the function's configuration names it."""
+    from moto.awslambda.models import lambda_backends
+
+    version = lambda_backends[fn.account_id][fn.region].layers_versions_by_arn(layer_version_arn)
+    return LayerCode(arn=layer_version_arn, code_sha=version.code_sha_256, code_zip=version.code_bytes)
 
 
 def async_policy(fn: Any) -> AsyncPolicy:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -135,7 +136,8 @@ class LocalStack:
         return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
 
     def _context(self) -> dict[str, Any]:
-        context: dict[str, Any] = {}
+        # the functions' runtime = this interpreter's minor version, so a bundled layer's wheels import here
+        context: dict[str, Any] = {"python_version": f"{sys.version_info.major}.{sys.version_info.minor}"}
         if self.real_assemblyai:
             context["audio_delivery"] = "upload"
         else:
