@@ -16,8 +16,17 @@ from aiohttp import web
 from . import config as config_mod
 from . import rendering
 from .config import ConfigError, ServerConfig
-from .faults import HTTP_ACTIONS, WS_ACTIONS, FaultConfigError, FaultPlan
-from .gateway import ChatService, GatewayError, OfflineEngine, ProxyEngine
+from .faults import (
+    CONTENT_ACTIONS,
+    DEFAULT_REFUSAL,
+    HTTP_ACTIONS,
+    WS_ACTIONS,
+    FaultConfigError,
+    FaultPlan,
+    garbage_text,
+    truncated_text,
+)
+from .gateway import ChatService, GatewayError, OfflineEngine, ProxyEngine, count_tokens
 from .params import ParamError, validate_transcript_params
 from .stats import Stats
 from .streaming import SessionClose, SessionParams, StreamingSession
@@ -162,8 +171,20 @@ class LocalAssemblyAI:
         group = _group(request.path)
         if group is None:
             return await handler(request)
-        for rule in self.faults.match(group, request.method, request.path, actions=HTTP_ACTIONS):
-            self.stats.incr("faults", f"{group}:{rule.action}")
+        early = await self._http_fault(request, group, "request")
+        if early is not None:
+            return early
+        response = await handler(request)
+        if response.prepared:
+            return response  # streamed (SSE): already sent, nothing left to lose
+        # stage "response": the request has been handled (job created, answer computed); now lose or spoil it
+        late = await self._http_fault(request, group, "response")
+        return response if late is None else late
+
+    async def _http_fault(self, request: web.Request, group: str, stage: str) -> web.StreamResponse | None:
+        """Apply the HTTP fault rules of one stage: a response to send instead, or None (carry on)."""
+        for rule in self.faults.match(group, request.method, request.path, actions=HTTP_ACTIONS, stage=stage):
+            self.stats.incr("faults", f"{group}:{rule.action}" + (":response" if stage == "response" else ""))
             if rule.action == "latency":
                 await asyncio.sleep(rule.latency_ms / 1000)
             elif rule.action == "429":
@@ -180,7 +201,26 @@ class LocalAssemblyAI:
                 if request.transport is not None:
                     request.transport.close()  # the client sees a dropped connection, no response
                 raise asyncio.CancelledError()
-        return await handler(request)
+        return None
+
+    def _spoil_answer(self, request: web.Request, response: dict[str, Any]) -> dict[str, Any]:
+        """LLM content faults: the envelope stays a well-formed 200 completion, the content is not what was asked."""
+        for rule in self.faults.match("llm", request.method, request.path, actions=CONTENT_ACTIONS, limit=1):
+            self.stats.incr("faults", f"llm:{rule.action}")
+            choice = response["choices"][0]
+            content = choice["message"].get("content") or ""
+            if rule.action == "garbage":
+                content = rule.message or garbage_text(rule.rng)
+            elif rule.action == "truncated":
+                content = truncated_text(content)
+                choice["finish_reason"] = "length"
+            else:  # refusal
+                content = rule.message or DEFAULT_REFUSAL
+            choice["message"]["content"] = content
+            usage = response["usage"]
+            usage["completion_tokens"] = usage["output_tokens"] = count_tokens(content)
+            usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
+        return response
 
     # -- health -----------------------------------------------------------------------------------
     async def health(self, request: web.Request) -> web.Response:
@@ -335,6 +375,7 @@ class LocalAssemblyAI:
         except GatewayError as exc:
             return _gateway_error(exc)
         remaining = response.pop("_ratelimit_remaining", None)
+        response = self._spoil_answer(request, response)
         headers = {"X-RateLimit-Remaining": str(remaining)} if remaining is not None else {}
         if isinstance(body, dict) and body.get("stream"):
             return await self._sse(request, response, headers)
@@ -352,7 +393,8 @@ class LocalAssemblyAI:
                                         "finish_reason": None}]}]
         chunks += [{**base, "choices": [{"index": 0, "delta": {"content": p}, "finish_reason": None}]} for p in pieces]
         usage = response["usage"]
-        chunks.append({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
+        chunks.append({**base, "choices": [{"index": 0, "delta": {},
+                                            "finish_reason": response["choices"][0]["finish_reason"]}],
                        "usage": {k: usage[k] for k in ("prompt_tokens", "completion_tokens", "total_tokens")}})
         for chunk in chunks:
             await stream.write(f"data: {json.dumps(chunk)}\n\n".encode())

@@ -9,28 +9,42 @@ A plan is a list of rules. Each rule names an endpoint group, an action and a tr
     {"group": "jobs", "action": "job_error", "next_n": 1, "message": "Internal error while transcribing"}
     {"group": "streaming", "action": "ws_close", "close_code": 3005, "after_seconds": 1.5, "next_n": 1}
     {"group": "streaming", "action": "ws_drop", "after_seconds": 2.0, "next_n": 1}
+    {"group": "llm", "action": "garbage", "every_nth": 4}
+    {"group": "transcript", "action": "drop", "stage": "response", "method": "POST", "next_n": 1}
 
 groups: upload | transcript (all /v2/transcript…) | llm (/v1/…) | token (/v3/token) | streaming (/v3/ws
 sessions) | jobs (transcription jobs) | any (every HTTP group).
 actions: latency | 429 | 5xx | drop (connection closed without a response) | job_error | ws_close
-(Error message + close frame) | ws_drop (the TCP connection is aborted: no Error, no close frame).
+(Error message + close frame) | ws_drop (the TCP connection is aborted: no Error, no close frame) |
+garbage / truncated / refusal (group llm: a 200 chat completion whose content is random non-JSON text / the
+real answer cut mid-way with finish_reason "length" / a model refusal).
+stage (HTTP actions): request (default: before the request body is read) | response (after the request was
+handled: the job is created, the LLM answer computed; then the response is delayed, replaced or dropped, so
+"the POST went through but the answer was lost" can be exercised).
 triggers (at most one; none = every matching event): next_n (the next N matches), every_nth (the
 Nth, 2Nth, … match), probability (+ seed, deterministic). Optional filters: method, path_contains.
 """
 
 from __future__ import annotations
 
+import json
 import random
 import threading
 from dataclasses import dataclass, field
 from typing import Any
 
 GROUPS = ("upload", "transcript", "llm", "token", "streaming", "jobs", "any")
-ACTIONS = ("latency", "429", "5xx", "drop", "job_error", "ws_close", "ws_drop")
+ACTIONS = ("latency", "429", "5xx", "drop", "job_error", "ws_close", "ws_drop", "garbage", "truncated", "refusal")
 WS_ACTIONS = ("ws_close", "ws_drop")
 HTTP_ACTIONS = ("latency", "429", "5xx", "drop")
+#: LLM answers that arrive (200, well-formed envelope) but are not what was asked
+CONTENT_ACTIONS = ("garbage", "truncated", "refusal")
+STAGES = ("request", "response")
+DEFAULT_REFUSAL = "I'm sorry, but I can't help with that request."
+_GARBAGE_WORDS = ("lorem", "ipsum", "banana", "quantum", "teapot", "seventeen", "purple", "static", "noise",
+                  "meanwhile", "gravel", "orbit", "kettle", "ocean", "syntax", "weasel", "tangent", "umbrella")
 _RULE_KEYS = {"id", "group", "action", "next_n", "every_nth", "probability", "seed", "latency_ms", "retry_after",
-              "status", "message", "close_code", "reason", "after_seconds", "method", "path_contains"}
+              "status", "message", "close_code", "reason", "after_seconds", "method", "path_contains", "stage"}
 
 
 class FaultConfigError(ValueError):
@@ -55,6 +69,7 @@ class FaultRule:
     after_seconds: float = 0.0
     method: str | None = None
     path_contains: str | None = None
+    stage: str = "request"
     matched: int = 0
     fired: int = 0
     _rng: random.Random | None = field(default=None, repr=False)
@@ -77,13 +92,18 @@ class FaultRule:
             raise FaultConfigError("5xx status must be 500-599")
         if rule.action == "job_error" and rule.group != "jobs":
             raise FaultConfigError("job_error rules use group 'jobs'")
+        if rule.action in CONTENT_ACTIONS and rule.group != "llm":
+            raise FaultConfigError(f"{rule.action} rules use group 'llm'")
+        if rule.stage not in STAGES:
+            raise FaultConfigError(f"stage must be one of {', '.join(STAGES)}")
+        if rule.stage != "request" and rule.action not in HTTP_ACTIONS:
+            raise FaultConfigError(f"stage applies to {', '.join(HTTP_ACTIONS)} rules only")
         if rule.action in WS_ACTIONS:
             if rule.group != "streaming":
                 raise FaultConfigError(f"{rule.action} rules use group 'streaming'")
             if not isinstance(rule.after_seconds, int | float) or rule.after_seconds < 0:
                 raise FaultConfigError("after_seconds must be a number >= 0")
-        if rule.probability is not None:
-            rule._rng = random.Random(rule.seed)
+        rule._rng = random.Random(rule.seed)  # probability triggers and garbage text (deterministic with a seed)
         return rule
 
     def exhausted(self) -> bool:
@@ -96,9 +116,14 @@ class FaultRule:
         if self.every_nth is not None:
             return self.matched % max(1, int(self.every_nth)) == 0
         if self.probability is not None:
-            assert self._rng is not None
-            return self._rng.random() < float(self.probability)
+            return self.rng.random() < float(self.probability)
         return True
+
+    @property
+    def rng(self) -> random.Random:
+        if self._rng is None:
+            self._rng = random.Random(self.seed)
+        return self._rng
 
     def to_dict(self) -> dict[str, Any]:
         d = {k: v for k, v in self.__dict__.items() if not k.startswith("_") and v is not None}
@@ -128,12 +153,16 @@ class FaultPlan:
         with self._lock:
             return [r.to_dict() for r in self._rules]
 
-    def match(self, group: str, method: str = "", path: str = "", actions: tuple[str, ...] = ACTIONS
-              ) -> list[FaultRule]:
+    def match(self, group: str, method: str = "", path: str = "", actions: tuple[str, ...] = ACTIONS,
+              stage: str | None = None, limit: int | None = None) -> list[FaultRule]:
+        """Rules that fire for one event; with `stage`, only the HTTP rules of that stage are considered; with
+        `limit`, later rules are not even counted once that many fired (one content fault per answer)."""
         fired: list[FaultRule] = []
         with self._lock:
             for rule in self._rules:
                 if rule.action not in actions or rule.exhausted():
+                    continue
+                if stage is not None and rule.stage != stage:
                     continue
                 if rule.group != group and not (rule.group == "any" and group in ("upload", "transcript", "llm",
                                                                                  "token")):
@@ -142,7 +171,29 @@ class FaultPlan:
                     continue
                 if rule.path_contains and rule.path_contains not in path:
                     continue
+                if limit is not None and len(fired) >= limit:
+                    break
                 if rule._trigger():
                     rule.fired += 1
                     fired.append(rule)
         return fired
+
+
+def garbage_text(rng: random.Random, words: int = 24) -> str:
+    """Plausible-looking prose that is not JSON (starts with a letter, no braces)."""
+    text = " ".join(rng.choice(_GARBAGE_WORDS) for _ in range(words))
+    return text[0].upper() + text[1:] + "."
+
+
+def truncated_text(content: str) -> str:
+    """The answer cut about half-way, never at a point where it still parses as JSON."""
+    if len(content) < 4:
+        return '{"' if not content.startswith("{") else content[:1]
+    cut = content[: max(1, len(content) // 2)]
+    while cut:
+        try:
+            json.loads(cut)
+        except ValueError:
+            return cut
+        cut = cut[:-1]
+    return '{"'
