@@ -10,8 +10,8 @@ So promptness never depends on the estimate:
   processing time (or POLL_INITIAL_SECONDS) after it is done;
 * after the window (a slow day, or a long recording) they grow by LATE_BACKOFF, so a slow job costs few polls;
 * every wait is capped at POLL_MAX_SECONDS;
-* the estimate is only a soft cap: when duration x POLL_EXPECTED_RTF (the expected processing time) falls inside
-  the next wait, the poll comes then instead. It can make a poll earlier, never later.
+* the estimate is only a soft cap: when POLL_INITIAL_SECONDS + duration x POLL_EXPECTED_RTF (the expected queue +
+  processing time) falls inside the next wait, the poll comes then instead. It can make a poll earlier, never later.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ def poll_wait_seconds(elapsed: float, policy: PollPolicy, *, estimated_duration:
     wait = max(floor, math.ceil(round((growth - 1) * elapsed, 6)))  # round: 0.3 x 40 is 12, not 13
     wait = min(wait, max(1, policy.max_seconds))
     if estimated_duration and estimated_duration > 0 and policy.expected_rtf > 0:
-        expected = estimated_duration * policy.expected_rtf
+        expected = floor + estimated_duration * policy.expected_rtf  # + a queue allowance
         if elapsed < expected < elapsed + wait:  # soft cap: be there when it is expected to be done
             wait = max(floor, math.ceil(expected - elapsed))
             wait = min(wait, max(1, policy.max_seconds))

@@ -82,8 +82,10 @@ def test_an_estimate_only_brings_a_poll_forward():
         plain = poll_wait_seconds(elapsed, POLICY)
         for estimate in (1, 60, 600, 3600, 36000, 1e9):
             assert 1 <= poll_wait_seconds(elapsed, POLICY, estimated_duration=estimate) <= plain
-    # a 10-minute call on a slow day (0.3 x audio = 180 s) is polled right at 180 s
-    assert poll_wait_seconds(135, POLICY, estimated_duration=600) == 45
+    # a 10-minute call on a slow day (0.3 x audio = 180 s, + 5 s of queue allowance) is polled right then
+    assert poll_wait_seconds(135, POLICY, estimated_duration=600) == 50
+    assert schedule(3 + 0.3 * 600, 600) == (9, 2)  # noticed 2 s after it is done (without the estimate: 222 s)
+    assert schedule(3 + 0.3 * 600, None)[1] == 222
 
 
 def test_waits_grow_with_the_elapsed_time_and_are_capped():
