@@ -323,8 +323,8 @@ def quiet_function_logs() -> Iterator[None]:
 
     package = logging.getLogger("call_analytics")
     saved = (logger.log_level, package.level)
-    logger.setLevel(logging.CRITICAL + 1)
-    package.setLevel(logging.CRITICAL + 1)
+    logger.setLevel(logging.CRITICAL)  # the package logs nothing at CRITICAL; Powertools takes standard levels only
+    package.setLevel(logging.CRITICAL)
     try:
         yield
     finally:

@@ -225,6 +225,17 @@ def test_a_planned_analysis_without_an_item_counts_as_invalid(aws, lambda_contex
     assert calls.get_call(CALL_ID)["invalid_analyses"] == ["sentiment"]
 
 
+def test_combined_mode_counts_the_sections_its_one_request_stored(aws, lambda_context):
+    calls = CallsTable(aws.calls_table, aws.ddb)
+    calls.create_call(CALL_ID, status="ANALYZING", recording_bucket=aws.bucket, recording_key="recordings/a.wav")
+    for name in ("phases", "sentiment", "action_items"):
+        calls.put_analysis(CALL_ID, name, {"valid": True, "result": {}, "request": "combined"})
+    from call_analytics.handlers.finalize_call import handler as finalize
+
+    assert finalize(finished_state(aws, ["combined"]), lambda_context)["status"] == "COMPLETED"
+    assert calls.get_call(CALL_ID)["analyses_total"] == 3
+
+
 def test_partial_is_a_finished_call_for_the_dead_letter_consumer(aws):
     from call_analytics.logic.record_failure import fail_call
 

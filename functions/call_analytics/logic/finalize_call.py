@@ -85,9 +85,12 @@ def finalize_call(
 
 
 def analyses_validity(items: list[dict[str, Any]], *, expected: list[str], skipped: bool) -> dict[str, Any]:
-    """How many of the call's analyses are valid: an expected analysis without a stored item counts as invalid."""
-    names = sorted({*expected, *(i["analysis"] for i in items if i.get("analysis"))})
-    valid = sorted(i["analysis"] for i in items if i.get("valid") and i.get("analysis"))
+    """How many of the call's analyses are valid: a planned analysis (a Map item: an analysis, or `combined`, whose
+    items name it as their `request`) without any stored item counts as invalid."""
+    stored = {i["analysis"]: i for i in items if i.get("analysis")}
+    covered = set(stored) | {i.get("request") for i in items if i.get("request")}
+    names = sorted({*stored, *(e for e in expected if e not in covered)})
+    valid = sorted(n for n, i in stored.items() if i.get("valid"))
     invalid = [n for n in names if n not in valid]
     if not names:
         summary = "skipped" if skipped or not items else "all"
