@@ -21,8 +21,8 @@ from bench.rows import ROW_MODULES, load_row_module
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m bench", description="Benchmarks: the seeds' approach vs ours, "
                                 "side by side, as ratios (docs/benchmarks.md)")
-    p.add_argument("--smoke", action="store_true", help="fast subset (< 60 s): shortest sample call, short clips, "
-                   "no local stack")
+    p.add_argument("--smoke", action="store_true", help="fast subset: shortest sample call, short clips, the "
+                   "local stack only for the reliability row's 2 uploads")
     p.add_argument("--json", type=Path, metavar="FILE", help="also write the rows as JSON")
     p.add_argument("--only", nargs="+", choices=sorted(ROW_MODULES), metavar="ROW",
                    help=f"run only these row modules ({', '.join(ROW_MODULES)})")
@@ -49,6 +49,10 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--stack-timeout", type=float, default=3600, help="give up on the burst after this many s")
     g.add_argument("--completion-webhook", action="store_true",
                    help="deploy ours with completion_webhook=true: AssemblyAI's webhook ends the poll wait")
+    g = p.add_argument_group("reliability (row 7)")
+    g.add_argument("--reliability-n", type=int, default=None, help="uploads in the fault storm (default 10, smoke 2)")
+    g.add_argument("--reliability-wait-scale", type=float, default=None,
+                   help="local stack wait scale during the storm (default 0.05, smoke 0.02)")
     g = p.add_argument_group("edge client (row 5)")
     g.add_argument("--edge-seconds", type=float, default=None, help="paced session length (default 120, smoke 0)")
     return p

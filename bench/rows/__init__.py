@@ -16,6 +16,7 @@ ROW_MODULES = {
     "stt": "offline engine RTF / WER",
     "stack": "local stack overhead / burst",
     "edge": "edge client CPU / memory",
+    "reliability": "reliability under a fault storm",
 }
 
 
