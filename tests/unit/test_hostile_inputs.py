@@ -291,3 +291,25 @@ def test_redrive_failed_skips_calls_that_failed_for_good_unless_forced(aws):
     assert len(aws.executions()) == 2
     forced = redrive_failed(deps, force=True)
     assert {r.call_id for r in forced if r.outcome == "started"} == hopeless
+
+
+def test_standard_library_log_records_are_redacted_by_the_root_handlers():
+    """The adapters log through `logging.getLogger(__name__)` (the Lambda runtime's root handler prints them)."""
+    stream = io.StringIO()
+    root_handler = logging.StreamHandler(stream)
+    root = logging.getLogger()
+    root.addHandler(root_handler)
+    try:
+        redaction.install_log_redaction()
+        redaction.register_secret(KEY)
+        log = logging.getLogger("call_analytics.adapters.assemblyai")
+        log.warning("outcome unknown: %s", f"HTTP 503: {KEY}", extra={"reason": f"Authorization: {KEY}"})
+        try:
+            raise TransientError(f"echo {KEY}")
+        except TransientError:
+            log.exception("failed")
+    finally:
+        root.removeHandler(root_handler)
+    text = stream.getvalue()
+    assert "outcome unknown: HTTP 503: [REDACTED]" in text and "TransientError: echo [REDACTED]" in text
+    assert KEY not in text
