@@ -313,3 +313,23 @@ def test_standard_library_log_records_are_redacted_by_the_root_handlers():
     text = stream.getvalue()
     assert "outcome unknown: HTTP 503: [REDACTED]" in text and "TransientError: echo [REDACTED]" in text
     assert KEY not in text
+
+
+def test_callctl_renders_a_partial_call_and_its_notification():
+    from rich.console import Console
+
+    from callctl import render
+    from callctl.data import STATUSES, CallView
+    from callctl.subscription import Notification
+
+    assert "PARTIAL" in STATUSES  # `callctl calls --status PARTIAL`
+    console = Console(record=True, width=160)
+    console.print(render.call_renderable(CallView({
+        "call_id": "c-1", "status": "PARTIAL", "analyses_valid": "some", "analyses_valid_count": 2,
+        "analyses_total": 3, "invalid_analyses": ["sentiment"], "history": []})))
+    message = {"call_id": "c-1", "status": "PARTIAL", "analyses_valid": "none", "analyses_valid_count": 0,
+               "analyses_total": 1, "digest": {"invalid_analyses": ["phases"]}}
+    console.print(render.notification_renderable(Notification(message, {"status": "PARTIAL"}, None, "m-1")))
+    text = console.export_text()
+    assert "PARTIAL" in text and "2 of 3 valid (invalid: sentiment)" in text
+    assert "0 of 1 valid (invalid: phases)" in text
