@@ -8,6 +8,13 @@ check in ``local_aws.moto_patches`` guards all of them (re-verify on a moto upgr
 * ``change_set_outputs``: the CLI deploys through change sets. moto's ExecuteChangeSet applies the resources but
   never re-parses the template into the stack, so DescribeStacks shows no Outputs (and no Description) after a
   change-set deploy, and a second deploy compares against an empty template.
+* ``change_set_not_found``: before each update the CLI deletes its change set `cdk-deploy-change-set` and waits
+  until DescribeChangeSet answers ChangeSetNotFound, as AWS does. moto answers "Stack with id … does not exist"
+  (a ValidationError, which the CLI reports as a failed deploy), and DeleteChangeSet of an unknown name is a 500.
+* ``lambda_function_layers``: moto's CloudFormation model of ``AWS::Lambda::Function`` drops ``Layers``, so a
+  deployed function has no layer and the local runtime could not put the deployed dependency layer on its path
+  (moto's UpdateFunctionConfiguration, which a stack update uses, does keep them). moto also resolves a Ref to
+  its own layer version to the model object instead of the ARN.
 """
 
 from __future__ import annotations
@@ -73,6 +80,62 @@ def change_set_outputs() -> None:
     CloudFormationBackend.execute_change_set = execute_change_set  # type: ignore[method-assign]
 
 
+def change_set_not_found() -> None:
+    if not _once("change_set_not_found"):
+        return
+    from moto.cloudformation.exceptions import CloudFormationError
+    from moto.cloudformation.models import CloudFormationBackend
+
+    class ChangeSetNotFound(CloudFormationError):
+        code = "ChangeSetNotFound"
+
+        def __init__(self, name: str):
+            super().__init__(f"ChangeSet [{name}] does not exist")
+            self.status_code = 404
+
+    def find(self: Any, change_set_name: str) -> Any:
+        if change_set_name in self.change_sets:  # an ARN
+            return self.change_sets[change_set_name]
+        return next((cs for cs in self.change_sets.values() if cs.change_set_name == change_set_name), None)
+
+    def describe_change_set(self: Any, change_set_name: str) -> Any:
+        change_set = find(self, change_set_name)
+        if change_set is None:
+            raise ChangeSetNotFound(change_set_name)
+        return change_set
+
+    def delete_change_set(self: Any, change_set_name: str) -> None:
+        change_set = find(self, change_set_name)
+        if change_set is None:
+            raise ChangeSetNotFound(change_set_name)
+        del self.change_sets[change_set.change_set_id]
+
+    CloudFormationBackend.describe_change_set = describe_change_set  # type: ignore[method-assign]
+    CloudFormationBackend.delete_change_set = delete_change_set  # type: ignore[method-assign]
+
+
+def lambda_function_layers() -> None:
+    if not _once("lambda_layers"):
+        return
+    from moto.awslambda.models import LambdaFunction
+
+    original = LambdaFunction.create_from_cloudformation_json.__func__
+
+    def create(cls: Any, resource_name: str, cloudformation_json: dict, account_id: str, region_name: str,
+               **kwargs: Any) -> Any:
+        fn = original(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
+        # moto resolves a Ref to its own AWS::Lambda::LayerVersion to the model object, not to the version ARN
+        layers = [getattr(layer, "arn", layer) for layer in cloudformation_json.get("Properties", {}).get("Layers")
+                  or []]
+        if layers:
+            fn.layers = fn._get_layers_data(layers)
+        return fn
+
+    LambdaFunction.create_from_cloudformation_json = classmethod(create)  # type: ignore[method-assign]
+
+
 def apply_all() -> None:
     template_url_any_host()
     change_set_outputs()
+    change_set_not_found()
+    lambda_function_layers()

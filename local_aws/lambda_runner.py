@@ -144,6 +144,8 @@ class LambdaRunner:
         self._env_owner: dict[str, tuple[str, str]] = {}
         self._host_packages_reported: set[str] = set()
         self._runtime_paths: list[str] | None = None
+        #: function name -> where its dependencies came from in its last subprocess invocation: "layer" | "host"
+        self.dependency_source: dict[str, str] = {}
         self._closed = False
         self.invocations: Counter[str] = Counter()
         self.errors: Counter[str] = Counter()
@@ -181,6 +183,7 @@ class LambdaRunner:
         if self._runtime_paths is None:
             self._runtime_paths = runtime_provided_paths(self.cache_dir / "lambda-runtime-packages")
         path += self._runtime_paths
+        self.dependency_source[fn.name] = "host" if placeholder or not fn.layers else "layer"
         if placeholder or not fn.layers:
             if fn.name not in self._host_packages_reported:
                 self._host_packages_reported.add(fn.name)
@@ -348,7 +351,7 @@ class LambdaRunner:
 
     def stats(self) -> dict:
         return {"mode": self.mode, "invocations": dict(self.invocations), "errors": dict(self.errors),
-                "running_children": len(self._children)}
+                "running_children": len(self._children), "dependency_source": dict(self.dependency_source)}
 
 
 def _distribution_roots(names: tuple[str, ...]) -> list[str]:

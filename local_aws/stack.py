@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from local_aws.assemblyai import AssemblyAiServer, start_assemblyai
-from local_aws.cdk import synth
+from local_aws.cdk import app_context, synth
 from local_aws.cdk_cli import CdkCli
 from local_aws.process import REGION, REPO_ROOT, LocalAwsProcess, start_local_aws
 from local_aws.server import ACCOUNT_ID
@@ -46,6 +46,8 @@ class LocalStackOptions:
     real_api_key: str | None = field(default_factory=lambda: os.environ.get("ASSEMBLYAI_API_KEY") or None)
     context: dict[str, Any] = field(default_factory=dict)
     write_state: bool = True
+    #: let `cdk deploy` synthesize the app (as a user's deploy does) instead of deploying the cached assembly
+    cli_synth: bool = False
 
 
 @dataclass
@@ -69,6 +71,8 @@ class LocalStack:
         self.outputs: dict[str, str] = {}
         self.stack_name: str = ""
         self.assembly: Path | None = None
+        self.cdk: CdkCli | None = None
+        self.context: dict[str, Any] = {}
         self.timings = Timings()
 
     @property
@@ -101,12 +105,14 @@ class LocalStack:
                     self.assemblyai = start_assemblyai(work_dir, port=opts.assemblyai_port)
                     self._own_assemblyai = True
                     self.timings.assemblyai_start_s = time.monotonic() - started
-            context = self._context()
-
-            self.progress("synthesizing the CDK app")
-            started = time.monotonic()
-            assembly, cached = synth(opts.app_dir, work_dir / "cdk.out", context, environment=(ACCOUNT_ID, REGION))
-            self.timings.synth_s, self.timings.synth_cached = time.monotonic() - started, cached
+            self.context = self._context()
+            assembly = None
+            if not opts.cli_synth:
+                self.progress("synthesizing the CDK app")
+                started = time.monotonic()
+                assembly, cached = synth(opts.app_dir, work_dir / "cdk.out", self.context,
+                                         environment=(ACCOUNT_ID, REGION))
+                self.timings.synth_s, self.timings.synth_cached = time.monotonic() - started, cached
 
             self.progress("starting the local AWS")
             started = time.monotonic()
@@ -114,14 +120,17 @@ class LocalStack:
                                        wait_scale=opts.wait_scale)
             self.timings.aws_start_s = time.monotonic() - started
 
-            cdk = CdkCli(self.aws.endpoint_url, app_dir=opts.app_dir)
+            self.cdk = CdkCli(self.aws.endpoint_url, app_dir=opts.app_dir)
             self.progress("cdk bootstrap")
-            self.timings.bootstrap_s = cdk.bootstrap().seconds
+            self.timings.bootstrap_s = self.cdk.bootstrap().seconds
             self.progress("cdk deploy")
-            stacks = json.loads((assembly / "manifest.json").read_text())["artifacts"]
-            self.stack_name = next(n for n, a in stacks.items() if a["type"] == "aws:cloudformation:stack")
-            self.timings.deploy_s = cdk.deploy(self.stack_name, assembly=assembly).seconds
+            self.stack_name = str(app_context(opts.app_dir, self.context)["stack_name"])
             self.assembly = assembly
+            if assembly is None:  # the CLI synthesizes the app itself
+                self.timings.deploy_s = self.cdk.deploy(self.stack_name, context=self.context,
+                                                        outdir=self.cli_outdir).seconds
+            else:
+                self.timings.deploy_s = self.cdk.deploy(self.stack_name, assembly=assembly).seconds
             self.outputs = self.stack_outputs()
             self._put_api_key()
             if opts.write_state:
@@ -130,6 +139,17 @@ class LocalStack:
             self.stop()
             raise
         return self
+
+    @property
+    def cli_outdir(self) -> Path:
+        return Path(self.options.work_dir) / "cdk.out-cli"
+
+    def redeploy(self, context_changes: dict[str, Any]) -> float:
+        """`cdk deploy` again with changed context (the CLI synthesizes); returns its seconds."""
+        self.context = {**self.context, **context_changes}
+        seconds = self.cdk.deploy(self.stack_name, context=self.context, outdir=self.cli_outdir).seconds
+        self.outputs = self.stack_outputs()
+        return seconds
 
     def stack_outputs(self) -> dict[str, str]:
         stack = self.aws.client("cloudformation").describe_stacks(StackName=self.stack_name)["Stacks"][0]

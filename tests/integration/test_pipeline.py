@@ -21,7 +21,7 @@ from local_aws.waiting import wait_for
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = REPO_ROOT / ".cache" / "samples"
 CALL = "fabrikam_billing_question"  # two speakers, 38 s
-TERMINAL = ("COMPLETED", "FAILED")
+TERMINAL = ("COMPLETED", "PARTIAL", "FAILED")
 CALL_TIMEOUT = 180
 
 pytestmark = pytest.mark.slow
