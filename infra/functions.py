@@ -21,12 +21,12 @@ from infra.nag import acknowledge, nag_arn
 from infra.names import (
     FUNCTIONS_DIR,
     HANDLER_ENV,
-    HttpTimeouts,
     POWERTOOLS_METRICS_NAMESPACE,
     POWERTOOLS_SERVICE_NAME,
     PROFILES_PREFIX,
     RESULTS_PREFIX,
     Handler,
+    HttpTimeouts,
     handler_path,
 )
 from infra.notifications import DEAD_LETTERS_TIMEOUT_SECONDS, Notifications

@@ -112,7 +112,7 @@ class PollSettings(BaseSettings):
 
 
 class OutageSettings(BaseSettings):
-    """Tasks that call AssemblyAI ride out 429/5xx in Wait states for this long per outage (call_analytics/outages.py)."""
+    """Tasks that call AssemblyAI ride out 429/5xx in Wait states this long per outage (call_analytics/outages.py)."""
 
     OUTAGE_BUDGET_SECONDS: int = Field(900, ge=60, le=7 * 24 * 3600)
 

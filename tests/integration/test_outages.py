@@ -14,8 +14,9 @@ import struct
 import time
 
 import pytest
-from local_aws.waiting import wait_for
 from test_pipeline import CALL, CALL_TIMEOUT, call_record, running_stack, stack_work_dir, upload, wait_terminal
+
+from local_aws.waiting import wait_for
 
 pytestmark = pytest.mark.slow
 

@@ -62,7 +62,8 @@ def check_transcript(
                           now=current, jitter=jitter)
         metrics.add_metric(name="OutageWaits", unit=MetricUnit.Count, value=1)
         logger.warning("poll failed; waiting out the outage",
-                       extra={"wait_seconds": outage.wait_seconds, "outage_waits": outage.waits, "reason": outage.reason})
+                       extra={"wait_seconds": outage.wait_seconds, "outage_waits": outage.waits,
+                              "reason": outage.reason})
         return previous.model_copy(update={"wait_seconds": outage.wait_seconds, "outage": outage})
     status = transcript.get("status")
     polls = previous.polls + 1

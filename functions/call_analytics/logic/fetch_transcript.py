@@ -41,7 +41,8 @@ def fetch_transcript(
                           now=now(), jitter=jitter)
         metrics.add_metric(name="OutageWaits", unit=MetricUnit.Count, value=1)
         logger.warning("fetching the transcript failed; waiting out the outage",
-                       extra={"wait_seconds": outage.wait_seconds, "outage_waits": outage.waits, "reason": outage.reason})
+                       extra={"wait_seconds": outage.wait_seconds, "outage_waits": outage.waits,
+                              "reason": outage.reason})
         return FetchRetry(wait_seconds=outage.wait_seconds, outage=outage)
 
 

@@ -99,7 +99,8 @@ def submit_transcription(state: CallState, deps: SubmitDeps) -> SlotState:
             raise
         metrics.add_metric(name="OutageWaits", unit=MetricUnit.Count, value=1)
         logger.warning("submission failed; waiting out the outage",
-                       extra={"wait_seconds": outage.wait_seconds, "outage_waits": outage.waits, "reason": outage.reason})
+                       extra={"wait_seconds": outage.wait_seconds, "outage_waits": outage.waits,
+                              "reason": outage.reason})
         return SlotState(acquired=False, wait_seconds=outage.wait_seconds, attempts=attempts, waited_seconds=waited,
                          outage=outage)
     metrics.add_metric(name="TranscriptsSubmitted", unit=MetricUnit.Count, value=1)
