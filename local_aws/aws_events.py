@@ -1,5 +1,6 @@
 """What AWS does on its own and moto 5.2.5 does not: Step Functions status-change events, StopExecution that
-aborts at once, and the Lambda SQS poller (redelivery after the visibility timeout, redrive to the DLQ).
+aborts at once, the ``account`` of EventBridge events delivered to targets, and the Lambda SQS poller
+(redelivery after the visibility timeout, redrive to the DLQ).
 
 Installed by ``LocalAwsServer.start`` (``install``); every patch says what AWS does and what moto lacks. Already
 right in moto and left alone: a state machine's ``TimeoutSeconds`` ends the execution ``TIMED_OUT`` (the
@@ -161,6 +162,19 @@ def sfn_execution_events() -> None:
     execution_cls.start = start
     execution_cls.stop = stop
     StepFunctionResponse.stop_execution = stop_execution
+
+
+def eventbridge_event_account() -> None:
+    """Every EventBridge event AWS delivers to a target carries ``account``; moto's default target template (used
+    when a target has no InputTransformer) leaves it out. Put it back."""
+    if not _once("eventbridge_event_account"):
+        return
+    from moto.events.utils import EventTemplateParser
+
+    template = EventTemplateParser.DEFAULT_EVENT_INPUT_TEMPLATE
+    if '"account"' not in template:
+        EventTemplateParser.DEFAULT_EVENT_INPUT_TEMPLATE = template.replace(
+            '"version": "0", ', '"version": "0", "account": "<account>", ', 1)
 
 
 # ---- SQS -> Lambda event-source mappings ----------------------------------------------------------------
@@ -367,4 +381,5 @@ _active_poller: list[SqsEventSourcePoller | None] = [None]
 def install(invoke: SyncInvoke, wait_scale: float = 1.0) -> SqsEventSourcePoller:
     """Apply the patches (once per process) and start the SQS poller; stop it with ``close()``."""
     sfn_execution_events()
+    eventbridge_event_account()
     return sqs_event_source_polling(invoke, wait_scale)

@@ -150,6 +150,7 @@ def test_a_timed_out_execution_is_announced_with_the_aws_event_shape(aws):
     assert event["source"] == "aws.states"
     assert event["detail-type"] == "Step Functions Execution Status Change"
     assert event["resources"] == [arn]
+    assert (event["account"], event["region"], event["version"]) == ("123456789012", "us-east-1", "0")
     detail = event["detail"]
     assert detail["status"] == "TIMED_OUT"
     assert (detail["executionArn"], detail["stateMachineArn"], detail["name"]) == (arn, machine, "c-timeout")
