@@ -152,3 +152,44 @@ def test_a_slow_20s_poll_succeeds_on_its_first_attempt(stack, samples, faults):
     polls = [json.loads(e["stateExitedEventDetails"]["output"])["poll"] for e in events
              if e["type"] == "TaskStateExited" and e["stateExitedEventDetails"]["name"] == "CheckTranscript"]
     assert polls and not any(p.get("outage") for p in polls)
+
+
+# ---- the budget: only then FAIL, with the reason; a re-drive reuses the transcript -------------------------------
+@pytest.fixture(scope="module")
+def short_budget_stack(aai_server, tmp_path_factory):
+    yield from running_stack(aai_server, stack_work_dir(tmp_path_factory, "local-stack-short-outage-budget"),
+                             "inprocess", context={"outage_budget_seconds": 60})
+
+
+def test_an_outage_past_the_budget_fails_with_the_reason_and_a_redrive_reuses_the_transcript(
+        short_budget_stack, samples, monkeypatch, tmp_path):
+    from callctl.cli import main
+
+    stack = short_budget_stack
+    assert stack.aws.wait_idle(120)
+    faults = stack.assemblyai
+    route = "POST /v2/transcript"
+    try:
+        # GIVEN every poll answering 503 (the submission goes through), and a 60 s outage budget
+        faults.set_faults([{"group": "transcript", "action": "5xx", "status": 503, "method": "GET",
+                            "path_contains": "/v2/transcript/"}])
+        call_id = upload(stack, samples / CALL / "mono.wav", "recordings/past-the-budget.wav")
+        meta = wait_terminal(stack, call_id)
+        # THEN the call FAILED with the step, the budget and the last error, and holds no transcription slot
+        assert meta["status"] == "FAILED" and meta["failure_error"] == "OutageBudgetExhausted"
+        assert "CheckTranscript" in meta["failure_reason"] and "OUTAGE_BUDGET_SECONDS=60" in meta["failure_reason"]
+        assert "HTTP 503" in meta["failure_reason"]
+    finally:
+        faults.clear_faults()
+    posts = faults.stats()["requests"].get(route, 0)
+    # WHEN it is re-driven after the outage
+    monkeypatch.setenv("CALLCTL_ENDPOINT_URL", stack.endpoint_url)
+    monkeypatch.setenv("CALLCTL_STACK", stack.stack_name)
+    monkeypatch.setenv("CALLCTL_STATE", str(tmp_path / "no-state.json"))
+    assert main(["redrive", call_id]) == 0
+    final = wait_for(lambda: (r := call_record(stack, call_id)) and r.get("redrives") == 1
+                     and r.get("status") in ("COMPLETED", "FAILED") and r, CALL_TIMEOUT, interval=0.5,
+                     what="the re-drive")
+    # THEN it completes on the transcript AssemblyAI already made: nothing is submitted (or paid) twice
+    assert final["status"] == "COMPLETED", final.get("failure_reason")
+    assert faults.stats()["requests"].get(route, 0) == posts
