@@ -38,8 +38,10 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--wait-scale", type=float, default=1.0,
                        help="multiply Step Functions Wait/Retry and async-retry delays (default 1 = real time)")
 
-    p = sub.add_parser("up", help="run the local stack in the foreground until Ctrl+C")
+    p = sub.add_parser("up", help="run the local stack in the foreground until Ctrl+C (its data is kept for the "
+                                  "next run)")
     local_options(p)
+    p.add_argument("--fresh", action="store_true", help="start empty: discard the data kept from the last run")
     p = sub.add_parser("demo", help="the whole pipeline on this machine with the sample calls")
     local_options(p)
     p.add_argument("--timeout", type=float, default=900, help="give up after this many seconds")
@@ -84,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "up":
             from callctl.local import up
 
-            return up(console, args.port, args.lambda_mode, args.wait_scale, args.assemblyai_port)
+            return up(console, args.port, args.lambda_mode, args.wait_scale, args.assemblyai_port, args.fresh)
         if args.command == "demo":
             from callctl.local import demo
 

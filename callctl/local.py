@@ -18,6 +18,7 @@ from callctl.commands import upload
 from callctl.data import TERMINAL, CallView, calls_table, load_call
 from callctl.subscription import Notification, TopicSubscription
 from callctl.target import REPO_ROOT, CallctlError, Target
+from local_aws import persistence
 from local_aws.assemblyai import port_is_free
 from local_aws.stack import LocalStack, LocalStackOptions
 
@@ -41,10 +42,12 @@ def start_stack(console: Console, options: LocalStackOptions) -> LocalStack:
     return stack
 
 
-def stack_options(port: int | None, lambda_mode: str, wait_scale: float, aai_port: int | None) -> LocalStackOptions:
+def stack_options(port: int | None, lambda_mode: str, wait_scale: float, aai_port: int | None,
+                  persist: bool = False) -> LocalStackOptions:
     if port is None:
         port = DEFAULT_AWS_PORT if port_is_free(DEFAULT_AWS_PORT) else 0
-    return LocalStackOptions(aws_port=port, lambda_mode=lambda_mode, wait_scale=wait_scale, assemblyai_port=aai_port)
+    return LocalStackOptions(aws_port=port, lambda_mode=lambda_mode, wait_scale=wait_scale, assemblyai_port=aai_port,
+                             persist=persist)
 
 
 def target_of(stack: LocalStack) -> Target:
@@ -52,9 +55,15 @@ def target_of(stack: LocalStack) -> Target:
 
 
 # ---- up ---------------------------------------------------------------------------------------------
-def up(console: Console, port: int | None, lambda_mode: str, wait_scale: float, aai_port: int | None) -> int:
+def up(console: Console, port: int | None, lambda_mode: str, wait_scale: float, aai_port: int | None,
+       fresh: bool = False) -> int:
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
-    stack = start_stack(console, stack_options(port, lambda_mode, wait_scale, aai_port))
+    options = stack_options(port, lambda_mode, wait_scale, aai_port, persist=True)
+    if fresh:
+        persistence.discard(options.work_dir)
+    stack = start_stack(console, options)
+    if stack.restored is not None:
+        console.print(f"restored the last run's data: {stack.restored.describe()}")
     try:
         table = Table(title=f"stack {stack.stack_name}", show_header=False)
         table.add_row("AWS endpoint", stack.endpoint_url)
@@ -82,6 +91,8 @@ def up(console: Console, port: int | None, lambda_mode: str, wait_scale: float, 
         console.print("stopping…")
     finally:
         stack.stop()
+    if stack.saved is not None:
+        console.print(f"saved the data for the next `callctl up` ({stack.saved.describe()}; --fresh discards it)")
     console.print("stopped; nothing left running")
     return 0
 

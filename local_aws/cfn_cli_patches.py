@@ -11,6 +11,11 @@ check in ``local_aws.moto_patches`` guards all of them (re-verify on a moto upgr
 * ``change_set_not_found``: before each update the CLI deletes its change set `cdk-deploy-change-set` and waits
   until DescribeChangeSet answers ChangeSetNotFound, as AWS does. moto answers "Stack with id … does not exist"
   (a ValidationError, which the CLI reports as a failed deploy), and DeleteChangeSet of an unknown name is a 500.
+* ``ssm_parameter_previous_value``: on an update the CLI passes the template's SSM-typed parameter
+  (`BootstrapVersion`, type `AWS::SSM::Parameter::Value<String>`) with UsePreviousValue. AWS re-resolves the
+  previous parameter *name*; moto hands over the previous *resolved value* ("30") and then looks that up as an SSM
+  parameter name, which crashes the update with a 500. A value that names no parameter and is no SSM path is
+  taken as that already resolved value; a missing path is a ValidationError, as on AWS.
 * ``lambda_function_layers``: moto's CloudFormation model of ``AWS::Lambda::Function`` drops ``Layers``, so a
   deployed function has no layer and the local runtime could not put the deployed dependency layer on its path
   (moto's UpdateFunctionConfiguration, which a stack update uses, does keep them). moto also resolves a Ref to
@@ -114,6 +119,25 @@ def change_set_not_found() -> None:
     CloudFormationBackend.delete_change_set = delete_change_set  # type: ignore[method-assign]
 
 
+def ssm_parameter_previous_value() -> None:
+    if not _once("ssm_previous_value"):
+        return
+    from moto.cloudformation.exceptions import ValidationError
+    from moto.cloudformation.parsing import ResourceMap
+    from moto.ssm.models import ssm_backends
+
+    def parse_ssm_parameter(self: Any, value: str, value_type: str) -> Any:
+        parameter = ssm_backends[self._account_id][self._region_name].get_parameter(value)
+        if parameter is None:
+            if not str(value).startswith("/"):
+                return value  # UsePreviousValue: moto passes the resolved value, not the parameter name
+            raise ValidationError(message=f"Unable to fetch parameters [{value}] from parameter store for this "
+                                          "account.")
+        return parameter.value.split(",") if value_type.find("List") > 0 else parameter.value
+
+    ResourceMap.parse_ssm_parameter = parse_ssm_parameter  # type: ignore[method-assign]
+
+
 def lambda_function_layers() -> None:
     if not _once("lambda_layers"):
         return
@@ -138,4 +162,5 @@ def apply_all() -> None:
     template_url_any_host()
     change_set_outputs()
     change_set_not_found()
+    ssm_parameter_previous_value()
     lambda_function_layers()

@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from local_aws import persistence
 from local_aws.assemblyai import AssemblyAiServer, start_assemblyai
 from local_aws.cdk import app_context, synth
 from local_aws.cdk_cli import CdkCli
@@ -48,6 +49,8 @@ class LocalStackOptions:
     write_state: bool = True
     #: let `cdk deploy` synthesize the app (as a user's deploy does) instead of deploying the cached assembly
     cli_synth: bool = False
+    #: keep the stack's data across restarts: snapshot on stop, restore on start (local_aws.persistence)
+    persist: bool = False
 
 
 @dataclass
@@ -72,6 +75,8 @@ class LocalStack:
         self.stack_name: str = ""
         self.assembly: Path | None = None
         self.cdk: CdkCli | None = None
+        self.restored: persistence.SnapshotSummary | None = None
+        self.saved: persistence.SnapshotSummary | None = None
         self.context: dict[str, Any] = {}
         self.timings = Timings()
 
@@ -133,6 +138,9 @@ class LocalStack:
                 self.timings.deploy_s = self.cdk.deploy(self.stack_name, assembly=assembly).seconds
             self.outputs = self.stack_outputs()
             self._put_api_key()
+            if opts.persist and persistence.has_snapshot(work_dir):
+                self.progress("restoring the data of the last run")
+                self.restored = persistence.restore(self.aws.client, self.stack_name, work_dir)
             if opts.write_state:
                 self.write_state()
         except BaseException:
@@ -187,6 +195,11 @@ class LocalStack:
         tmp.replace(self.state_file)
 
     def stop(self) -> None:
+        if self.options.persist and self.aws is not None and self.aws.alive() and self.outputs:
+            try:
+                self.saved = persistence.save(self.aws.client, self.stack_name, Path(self.options.work_dir))
+            except Exception as exc:  # never lose the shutdown over it; say so
+                self.progress(f"could not save the local stack's data: {exc}")
         if self.options.write_state and self.state_file.exists():
             try:
                 if json.loads(self.state_file.read_text()).get("pid") == os.getpid():

@@ -1,4 +1,4 @@
-"""The generic local AWS (moto + patches + local Lambda runtime + template deploy) on the PipelineDoubleStack
+"""The generic local AWS (moto + patches + local Lambda runtime + `cdk deploy`) on the PipelineDoubleStack
 test double app (tests/integration/fixtures/pipeline_double): async S3 delivery, retries, Catch, timeouts,
 on-failure destination, per-function env, Lambda-style errors, clean shutdown. Subprocess Lambda mode."""
 
@@ -13,8 +13,9 @@ import pytest
 
 from callctl.subscription import TopicSubscription
 from local_aws.cdk import synth
-from local_aws.deploy import deploy_stack
-from local_aws.process import start_local_aws
+from local_aws.cdk_cli import CdkCli
+from local_aws.process import REGION, start_local_aws
+from local_aws.server import ACCOUNT_ID
 from local_aws.waiting import wait_for
 
 DOUBLE_APP = Path(__file__).parent / "fixtures" / "pipeline_double"
@@ -23,10 +24,15 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="module")
 def double_stack(tmp_path_factory):
-    assembly, _ = synth(DOUBLE_APP, REPO_ROOT / ".cache" / "test-synth", sources=("app.py", "lambda_src"))
+    assembly, _ = synth(DOUBLE_APP, REPO_ROOT / ".cache" / "test-synth", sources=("app.py", "lambda_src"),
+                        environment=(ACCOUNT_ID, REGION))
     aws = start_local_aws(tmp_path_factory.mktemp("local-aws"), lambda_mode="subprocess", wait_scale=0.01)
     try:
-        outputs = deploy_stack(assembly, aws.client)
+        cdk = CdkCli(aws.endpoint_url, app_dir=DOUBLE_APP)
+        cdk.bootstrap()
+        cdk.deploy("PipelineDoubleStack", assembly=assembly)  # the genuine CLI, as for the real stack
+        stack = aws.client("cloudformation").describe_stacks(StackName="PipelineDoubleStack")["Stacks"][0]
+        outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
         yield aws, outputs
     finally:
         aws.stop()
