@@ -8,6 +8,11 @@ check in ``local_aws.moto_patches`` guards all of them (re-verify on a moto upgr
 * ``change_set_outputs``: the CLI deploys through change sets. moto's ExecuteChangeSet applies the resources but
   never re-parses the template into the stack, so DescribeStacks shows no Outputs (and no Description) after a
   change-set deploy, and a second deploy compares against an empty template.
+* ``change_set_waits_for_custom_resources``: moto's ExecuteChangeSet marks the stack ``*_COMPLETE`` at once, while
+  the custom resources it started (CDK's bucket-notifications handler, a Lambda) are still running, so `cdk deploy`
+  returned before the bucket notification existed and the first upload started nothing. Like AWS (and like moto's
+  own CreateStack), the stack now stays ``*_IN_PROGRESS`` until every custom resource has answered, and a FAILED
+  answer ends it ``*_FAILED`` with the reason.
 * ``change_set_not_found``: before each update the CLI deletes its change set `cdk-deploy-change-set` and waits
   until DescribeChangeSet answers ChangeSetNotFound, as AWS does. moto answers "Stack with id … does not exist"
   (a ValidationError, which the CLI reports as a failed deploy), and DeleteChangeSet of an unknown name is a 500.
@@ -81,8 +86,47 @@ def change_set_outputs() -> None:
         stack._parse_template()
         stack.description = stack.template_dict.get("Description")
         stack.output_map = stack._create_output_map()
+        kind = change_set.change_set_type
+        if not stack.resource_map.creation_complete():  # custom resources still working: not done yet
+            if stack.events and stack.events[-1].resource_status == f"{kind}_COMPLETE":
+                stack.events.pop()
+            stack.status = f"{kind}_IN_PROGRESS"
+            stack.local_pending_change_set = kind
 
     CloudFormationBackend.execute_change_set = execute_change_set  # type: ignore[method-assign]
+
+
+def change_set_waits_for_custom_resources() -> None:
+    if not _once("change_set_waits"):
+        return
+    from moto.cloudformation.models import Stack
+    from moto.cloudformation.responses import CloudFormationResponse
+
+    original_verify = Stack.verify_readiness
+
+    def verify_readiness(self: Any) -> None:
+        kind = getattr(self, "local_pending_change_set", None)
+        if kind is None:
+            return original_verify(self)
+        if self.resource_map.creation_complete():
+            self.local_pending_change_set = None
+            self.status = f"{kind}_COMPLETE"
+            self._add_stack_event(f"{kind}_COMPLETE")
+
+    original_response = CloudFormationResponse.process_cfn_response
+
+    def process_cfn_response(self: Any) -> Any:
+        if self._get_param("Status") == "FAILED":
+            stack = self.cloudformation_backend.get_stack(self._get_param("StackId"))
+            kind = getattr(stack, "local_pending_change_set", None) or "CREATE"
+            reason = f"{self._get_param('LogicalResourceId')}: {self._get_param('Reason') or 'custom resource failed'}"
+            stack.local_pending_change_set = None
+            stack.status = f"{kind}_FAILED"
+            stack._add_stack_event(f"{kind}_FAILED", resource_status_reason=reason)
+        return original_response(self)
+
+    Stack.verify_readiness = verify_readiness  # type: ignore[method-assign]
+    CloudFormationResponse.process_cfn_response = process_cfn_response  # type: ignore[method-assign]
 
 
 def change_set_not_found() -> None:
@@ -161,6 +205,7 @@ def lambda_function_layers() -> None:
 def apply_all() -> None:
     template_url_any_host()
     change_set_outputs()
+    change_set_waits_for_custom_resources()
     change_set_not_found()
     ssm_parameter_previous_value()
     lambda_function_layers()
