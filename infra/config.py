@@ -90,6 +90,9 @@ class StackConfig(BaseModel):
     noncurrent_version_expiration_days: int = Field(30, ge=1)
     #: caps concurrent start_call runs (None = no reservation; a fresh account has too little to reserve)
     start_call_reserved_concurrency: int | None = Field(None, ge=1, le=1000)
+    #: cap the public completion-webhook function (completion_webhook=true): a flood of unauthenticated requests
+    #: (each answered 401) cannot then use up the account's Lambda concurrency
+    webhook_reserved_concurrency: int | None = Field(None, ge=1, le=1000)
     #: RETAIN keeps the bucket, tables, key and secret when the stack is deleted
     removal_policy: Literal["retain", "destroy"] = "retain"
     #: fast completion detection: an AssemblyAI webhook (Lambda function URL) wakes the waiting execution through a

@@ -220,7 +220,8 @@ class Functions(Construct):
         self.await_transcript = self._function("AwaitTranscript", Handler.AWAIT_TRANSCRIPT)
         self._use_limits(self.await_transcript, CALLBACK_KEYS, "dynamodb:UpdateItem")
 
-        self.transcript_webhook = self._function("TranscriptWebhook", Handler.TRANSCRIPT_WEBHOOK)
+        self.transcript_webhook = self._function("TranscriptWebhook", Handler.TRANSCRIPT_WEBHOOK,
+                                                 reserved_concurrency=self._config.webhook_reserved_concurrency)
         self._use_limits(self.transcript_webhook, CALLBACK_KEYS, "dynamodb:UpdateItem")
         secret.grant_read(self.transcript_webhook)
         # Public URL on purpose (AssemblyAI cannot sign requests): the handler checks the shared secret header

@@ -357,3 +357,12 @@ def test_default_context_has_no_completion_webhook(synth):
         assert not any(a.startswith("states:SendTask") for a in as_list(st["Action"]))
         assert "CALLBACK#" not in json.dumps(st.get("Condition", {}))
     assert not [p for p in synth.resources("AWS::Lambda::Permission").values() if p["Properties"]["Principal"] == "*"]
+
+
+def test_webhook_reserved_concurrency_caps_only_the_public_function(tmp_path):
+    synth = synthesize({"completion_webhook": True, "webhook_reserved_concurrency": 3, "nag": False}, tmp_path)
+    functions = synth.functions()
+    _, webhook = functions["transcript_webhook"]
+    assert webhook["ReservedConcurrentExecutions"] == 3
+    others = [name for name, (_, props) in functions.items() if "ReservedConcurrentExecutions" in props]
+    assert others == ["transcript_webhook"]
