@@ -21,6 +21,12 @@ check in ``local_aws.moto_patches`` guards all of them (re-verify on a moto upgr
   previous parameter *name*; moto hands over the previous *resolved value* ("30") and then looks that up as an SSM
   parameter name, which crashes the update with a 500. A value that names no parameter and is no SSM path is
   taken as that already resolved value; a missing path is a ValidationError, as on AWS.
+* ``resource_policies``: moto's CloudFormation skips ``AWS::S3::BucketPolicy``, ``AWS::SQS::QueuePolicy`` and
+  ``AWS::SNS::TopicPolicy`` ("No Moto CloudFormation support"), so the deployed buckets, queues and topics had no
+  policy. Minimal models put each policy on its resource (GetBucketPolicy / the Policy attribute show it, as on
+  AWS). moto enforces bucket policies without evaluating conditions, so the stack's SSL-only statement (Deny
+  unless aws:SecureTransport) would deny every request; the local endpoint is loopback HTTP, which stands in for
+  TLS, so that one statement is left out of moto's evaluation (it is still stored and shown).
 * ``lambda_function_layers``: moto's CloudFormation model of ``AWS::Lambda::Function`` drops ``Layers``, so a
   deployed function has no layer and the local runtime could not put the deployed dependency layer on its path
   (moto's UpdateFunctionConfiguration, which a stack update uses, does keep them). moto also resolves a Ref to
@@ -29,6 +35,7 @@ check in ``local_aws.moto_patches`` guards all of them (re-verify on a moto upgr
 
 from __future__ import annotations
 
+import json
 from typing import Any
 from urllib.parse import urlparse
 
@@ -202,10 +209,142 @@ def lambda_function_layers() -> None:
     LambdaFunction.create_from_cloudformation_json = classmethod(create)  # type: ignore[method-assign]
 
 
+def _policy_text(document: Any) -> str:
+    return document if isinstance(document, str) else json.dumps(document)
+
+
+def _is_transport_only_deny(statement: dict) -> bool:
+    condition = statement.get("Condition") or {}
+    return (statement.get("Effect") == "Deny" and set(condition) == {"Bool"}
+            and set(condition["Bool"]) == {"aws:SecureTransport"}
+            and str(condition["Bool"]["aws:SecureTransport"]).lower() == "false")
+
+
+def resource_policies() -> None:
+    if not _once("resource_policies"):
+        return
+    from moto.core.common_models import CloudFormationModel
+    from moto.s3.models import FakeBucket, s3_backends
+    from moto.sns.models import sns_backends
+    from moto.sqs.models import sqs_backends
+
+    from local_aws.moto_patches import _register_cfn_model
+
+    def s3_backend(account_id: str, region_name: str) -> Any:
+        from moto.utilities.utils import get_partition
+
+        return s3_backends[account_id][get_partition(region_name)]
+
+    class _Policy:
+        """Shared behaviour (moto finds models among the direct subclasses of CloudFormationModel)."""
+        #: the CloudFormation type and the property naming the policy's targets
+        TYPE = ""
+        TARGETS = ""
+
+        def __init__(self, physical_id: str, targets: list[str], account_id: str, region_name: str):
+            self.physical_id, self.targets = physical_id, targets
+            self.account_id, self.region_name = account_id, region_name
+
+        @property
+        def physical_resource_id(self) -> str:
+            return self.physical_id
+
+        @classmethod
+        def cloudformation_type(cls) -> str:
+            return cls.TYPE
+
+        @classmethod
+        def has_cfn_attr(cls, attr: str) -> bool:
+            return attr == "Id"
+
+        def get_cfn_attribute(self, attribute_name: str) -> str:
+            return self.physical_id
+
+        @classmethod
+        def apply(cls, target: str, policy: str | None, account_id: str, region_name: str) -> None:
+            raise NotImplementedError
+
+        @classmethod
+        def create_from_cloudformation_json(cls, resource_name: str, cloudformation_json: dict, account_id: str,
+                                            region_name: str, **kwargs: Any) -> Any:
+            props = cloudformation_json.get("Properties", {})
+            targets = props.get(cls.TARGETS)
+            targets = targets if isinstance(targets, list) else [targets]
+            policy = _policy_text(props["PolicyDocument"])
+            for target in targets:
+                cls.apply(str(target), policy, account_id, region_name)
+            return cls(f"{resource_name}-{abs(hash(policy)) % 10**8}", [str(t) for t in targets], account_id,
+                       region_name)
+
+        @classmethod
+        def update_from_cloudformation_json(cls, original_resource: Any, new_resource_name: str,
+                                            cloudformation_json: dict, account_id: str, region_name: str) -> Any:
+            original_resource.delete(account_id, region_name)
+            return cls.create_from_cloudformation_json(new_resource_name, cloudformation_json, account_id,
+                                                       region_name)
+
+        def delete(self, account_id: str, region_name: str) -> None:
+            for target in self.targets:
+                try:
+                    self.apply(target, None, account_id, region_name)
+                except Exception:  # the resource went first (stack deletion order): nothing to remove
+                    pass
+
+    class BucketPolicy(_Policy, CloudFormationModel):
+        TYPE, TARGETS = "AWS::S3::BucketPolicy", "Bucket"
+
+        @classmethod
+        def apply(cls, target: str, policy: str | None, account_id: str, region_name: str) -> None:
+            backend = s3_backend(account_id, region_name)
+            if policy is None:
+                backend.delete_bucket_policy(target)
+            else:
+                backend.put_bucket_policy(target, policy.encode())
+
+    class QueuePolicy(_Policy, CloudFormationModel):
+        TYPE, TARGETS = "AWS::SQS::QueuePolicy", "Queues"
+
+        @classmethod
+        def apply(cls, target: str, policy: str | None, account_id: str, region_name: str) -> None:
+            sqs_backends[account_id][region_name].set_queue_attributes(target.rstrip("/").rsplit("/", 1)[-1],
+                                                                       {"Policy": policy or ""})
+
+    class TopicPolicy(_Policy, CloudFormationModel):
+        TYPE, TARGETS = "AWS::SNS::TopicPolicy", "Topics"
+
+        @classmethod
+        def apply(cls, target: str, policy: str | None, account_id: str, region_name: str) -> None:
+            # moto's attribute names are snake_case (its API layer converts "Policy")
+            sns_backends[account_id][region_name].set_topic_attribute(target, "policy", policy or "{}")
+
+    for model in (BucketPolicy, QueuePolicy, TopicPolicy):
+        _register_cfn_model(model)
+
+    original_permission = FakeBucket.get_permission
+
+    def get_permission(self: Any, action: str, resource: str) -> Any:
+        from moto.iam.access_control import IAMPolicy, PermissionResult
+
+        if self.policy is None:
+            return original_permission(self, action, resource)
+        document = json.loads(self.policy)
+        statements = document.get("Statement", [])
+        statements = statements if isinstance(statements, list) else [statements]
+        kept = [statement for statement in statements if not _is_transport_only_deny(statement)]
+        if len(kept) == len(statements):
+            return original_permission(self, action, resource)
+        if not kept:
+            return PermissionResult.NEUTRAL
+        return IAMPolicy(json.dumps({**document, "Statement": kept})).is_action_permitted(action, resource)
+
+    FakeBucket.get_permission = get_permission  # type: ignore[method-assign]
+
+
 def apply_all() -> None:
     template_url_any_host()
     change_set_outputs()
     change_set_waits_for_custom_resources()
     change_set_not_found()
     ssm_parameter_previous_value()
+    resource_policies()
     lambda_function_layers()

@@ -366,7 +366,9 @@ def _distribution_roots(names: tuple[str, ...]) -> list[str]:
             continue
         for file in dist.files or ():
             parts = file.parts
-            if parts and not parts[0].endswith((".dist-info", ".egg-info")) and parts[0] not in ("..", "bin", "__pycache__"):
+            metadata = parts and parts[0].endswith((".dist-info", ".egg-info"))
+            skip = metadata or (parts and parts[0] in ("..", "bin", "__pycache__"))
+            if parts and not skip:
                 top = str(dist.locate_file(parts[0]))
                 if top not in roots and (len(parts) > 1 or parts[0].endswith(".py")):
                     roots.append(top)

@@ -6,8 +6,8 @@
 Steps: synthesize ``app.py`` (cached; bound to the local account and region with cdk-nag on, exactly as the CDK CLI
 synthesizes it) with the AssemblyAI base URLs pointed at the local server, start the local AWS, run the genuine
 ``cdk bootstrap`` and ``cdk deploy --app <assembly>`` into it, put the API key into the stack's secret, write the
-state file that ``callctl`` reads. With ``ASSEMBLYAI_API_KEY`` set (``real_assemblyai``), the default AssemblyAI URLs and
-``audio_delivery=upload`` are used instead (the local bucket is not reachable from AssemblyAI).
+state file that ``callctl`` reads. With ``ASSEMBLYAI_API_KEY`` set (``real_assemblyai``), the default AssemblyAI URLs
+and ``audio_delivery=upload`` are used instead (the local bucket is not reachable from AssemblyAI).
 """
 
 from __future__ import annotations

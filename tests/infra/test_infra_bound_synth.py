@@ -7,9 +7,9 @@ import json
 
 import pytest
 from aws_cdk import Environment
+from infra_template import synthesize
 
 from infra.config import read_cdk_json_context
-from infra_template import synthesize
 
 #: (account, region) per partition; one pair in each partition of `@aws-cdk/core:target-partitions`
 BOUND_ENVIRONMENTS = {

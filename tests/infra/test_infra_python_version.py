@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from infra_template import synthesize
+
 from infra.layer import pip_command
 from infra.names import FUNCTIONS_REQUIREMENTS
-from infra_template import synthesize
 
 
 def test_python_version_sets_every_runtime_and_the_layer(tmp_path):

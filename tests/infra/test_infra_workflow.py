@@ -86,7 +86,8 @@ def test_outages_are_waited_out_in_wait_states_around_every_api_task(states):
     """Issue 10 item 4: 429/5xx after the Lambda's short retries come back as answers with wait_seconds (the
     Retry-After), and a Wait state loops back to the same task; OutageBudgetExhausted ends it in RecordFailure."""
     # SubmitTranscription: {acquired: false, wait_seconds, outage} -> WaitForSlot -> SubmitTranscription
-    assert states["SlotAcquired?"]["Default"] == "WaitForSlot" and states["WaitForSlot"]["Next"] == "SubmitTranscription"
+    assert states["SlotAcquired?"]["Default"] == "WaitForSlot"
+    assert states["WaitForSlot"]["Next"] == "SubmitTranscription"
     # CheckTranscript: the last status + the outage wait in $.poll -> WaitForTranscript -> CheckTranscript
     assert states["TranscriptReady?"]["Default"] == "WaitForTranscript"
     # FetchTranscript: {status: retry, wait_seconds} in $.transcript -> WaitToFetch -> FetchTranscript

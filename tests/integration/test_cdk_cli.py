@@ -57,7 +57,18 @@ def test_cli_deploy_has_outputs_and_a_bound_nag_clean_assembly(cli_stack):
     assert ":123456789012:" in cli_stack.outputs["StateMachineArn"]
 
 
-def test_a_call_runs_through_the_deployed_functions_and_their_bundled_layer(cli_stack, samples):
+def test_resource_policies_are_deployed(cli_stack):
+    # moto's CloudFormation skips these types; local_aws.cfn_cli_patches.resource_policies models them
+    policy = cli_stack.client("s3").get_bucket_policy(Bucket=cli_stack.outputs["RecordingsBucketName"])["Policy"]
+    assert "aws:SecureTransport" in policy
+    topic = cli_stack.client("sns").get_topic_attributes(TopicArn=cli_stack.outputs["ResultsTopicArn"])
+    assert "aws:SecureTransport" in topic["Attributes"]["Policy"]
+    queue = cli_stack.client("sqs").get_queue_attributes(QueueUrl=cli_stack.outputs["WorkflowDlqUrl"],
+                                                         AttributeNames=["Policy"])["Attributes"]
+    assert "events.amazonaws.com" in queue["Policy"] or "aws:SecureTransport" in queue["Policy"]
+
+
+def test_a_call_runs_through_the_deployed_functions_and_their_bundled_layer(cli_stack, samples):  # noqa: F811
     call_id = upload(cli_stack, samples / CALL / "mono.wav", f"recordings/{CALL}.wav")
     meta = wait_terminal(cli_stack, call_id, timeout=CALL_TIMEOUT)
     assert meta["status"] == "COMPLETED", meta.get("failure_reason")
@@ -73,7 +84,7 @@ def test_cdk_diff_after_deploy_shows_no_differences(cli_stack):
     assert result.returncode == 0, result.output[-3000:]
 
 
-def test_changed_context_updates_in_place_while_a_call_is_in_flight(cli_stack, samples):
+def test_changed_context_updates_in_place_while_a_call_is_in_flight(cli_stack, samples):  # noqa: F811
     before = function_names(cli_stack)
     call_id = upload(cli_stack, samples / CALL / "mono.wav", f"recordings/{CALL}-during-update.wav")
     cli_stack.redeploy({"transcription_concurrency": 7})

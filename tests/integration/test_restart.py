@@ -36,7 +36,7 @@ def queue_url(stack: LocalStack, logical_prefix: str) -> str:
     return next(r["PhysicalResourceId"] for r in resources if r.get("LogicalResourceId", "").startswith(logical_prefix))
 
 
-def test_a_restarted_stack_keeps_its_data_and_ends_interrupted_calls(aai_server, samples, tmp_path):
+def test_a_restarted_stack_keeps_its_data_and_ends_interrupted_calls(aai_server, samples, tmp_path):  # noqa: F811
     work_dir = tmp_path / "local-stack"
     first = persistent_stack(aai_server, work_dir, wait_scale=1.0).start()  # real-time waits: B stays in flight
     try:

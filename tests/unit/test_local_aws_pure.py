@@ -40,3 +40,14 @@ def test_replace_all_rewrites_nested_low_level_items():
     assert _replace_all(item, mapping) == {
         "pk": {"S": "CALL#c-1"}, "bucket": {"S": "new-bucket"},
         "history": {"L": [{"M": {"arn": {"S": "arn:aws:states:r:1:execution:NewMachine:c-1"}}}]}}
+
+
+def test_only_the_ssl_only_deny_is_left_out_of_local_bucket_policy_evaluation():
+    from local_aws.cfn_cli_patches import _is_transport_only_deny
+
+    ssl_only = {"Effect": "Deny", "Principal": {"AWS": "*"}, "Action": "s3:*",
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}}}
+    assert _is_transport_only_deny(ssl_only)
+    assert not _is_transport_only_deny({**ssl_only, "Condition": {"Bool": {"aws:SecureTransport": "true"}}})
+    assert not _is_transport_only_deny({**ssl_only, "Effect": "Allow"})
+    assert not _is_transport_only_deny({"Effect": "Deny", "Principal": "*", "Action": "s3:*"})  # unconditional
