@@ -366,8 +366,8 @@ def _distribution_roots(names: tuple[str, ...]) -> list[str]:
             continue
         for file in dist.files or ():
             parts = file.parts
-            metadata = parts and parts[0].endswith((".dist-info", ".egg-info"))
-            skip = metadata or (parts and parts[0] in ("..", "bin", "__pycache__"))
+            is_metadata = parts and parts[0].endswith((".dist-info", ".egg-info"))
+            skip = is_metadata or (parts and parts[0] in ("..", "bin", "__pycache__"))
             if parts and not skip:
                 top = str(dist.locate_file(parts[0]))
                 if top not in roots and (len(parts) > 1 or parts[0].endswith(".py")):
