@@ -51,3 +51,11 @@ def test_only_the_ssl_only_deny_is_left_out_of_local_bucket_policy_evaluation():
     assert not _is_transport_only_deny({**ssl_only, "Condition": {"Bool": {"aws:SecureTransport": "true"}}})
     assert not _is_transport_only_deny({**ssl_only, "Effect": "Allow"})
     assert not _is_transport_only_deny({"Effect": "Deny", "Principal": "*", "Action": "s3:*"})  # unconditional
+
+
+def test_the_runtime_provided_packages_are_found_as_top_level_paths():
+    from local_aws.lambda_runner import RUNTIME_PROVIDED_DISTRIBUTIONS, _distribution_roots
+
+    names = {Path(root).name for root in _distribution_roots(RUNTIME_PROVIDED_DISTRIBUTIONS)}
+    assert {"boto3", "botocore", "s3transfer", "dateutil"} <= names
+    assert not any(name.endswith((".dist-info", "__pycache__")) for name in names)
