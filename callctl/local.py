@@ -38,7 +38,7 @@ def start_stack(console: Console, options: LocalStackOptions) -> LocalStack:
     t = stack.timings
     console.print(f"local stack ready: synth {t.synth_s:.1f}s{' (cached)' if t.synth_cached else ''}, "
                   f"AssemblyAI server {t.assemblyai_start_s:.1f}s, local AWS {t.aws_start_s:.1f}s, "
-                  f"deploy {t.deploy_s:.1f}s")
+                  f"cdk bootstrap {t.bootstrap_s:.1f}s, cdk deploy {t.deploy_s:.1f}s")
     return stack
 
 
