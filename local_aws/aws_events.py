@@ -16,9 +16,10 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
+
+from local_aws.moto_patches import SyncInvoke, _once  # one patch registry, and moto's version check
 
 LOG = logging.getLogger("local_aws.events")
 
@@ -27,18 +28,7 @@ EXECUTION_EVENT_TYPE = "Step Functions Execution Status Change"
 #: EventBridge drops the input (then the output) of a status-change event above this size (AWS docs: 248 KB)
 EVENT_PAYLOAD_LIMIT = 248 * 1024
 
-#: (moto LambdaFunction, event) -> (payload, errored, logs): LocalAwsServer._sync_invoke
-SyncInvoke = Callable[[Any, Any], tuple[str, bool, str]]
-
-_patched: set[str] = set()
 _stop_request = threading.local()
-
-
-def _once(name: str) -> bool:
-    if name in _patched:
-        return False
-    _patched.add(name)
-    return True
 
 
 # ---- Step Functions -> EventBridge ----------------------------------------------------------------------

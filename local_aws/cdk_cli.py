@@ -95,11 +95,9 @@ class CdkCli:
         return self.run(["bootstrap", self.environment, "--app", ""])
 
     def deploy(self, stack_name: str, *, assembly: Path | None = None, context: dict[str, Any] | None = None,
-               outdir: Path | None = None, outputs_file: Path | None = None) -> CdkResult:
-        args = ["deploy", stack_name, *self.app_args(assembly, context or {}, outdir), "--require-approval", "never"]
-        if outputs_file is not None:
-            args += ["--outputs-file", str(outputs_file)]
-        return self.run(args)
+               outdir: Path | None = None) -> CdkResult:
+        return self.run(["deploy", stack_name, *self.app_args(assembly, context or {}, outdir),
+                         "--require-approval", "never"])
 
     def diff(self, stack_name: str, *, assembly: Path | None = None, context: dict[str, Any] | None = None,
              outdir: Path | None = None) -> CdkResult:

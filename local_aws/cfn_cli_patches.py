@@ -39,14 +39,14 @@ import json
 from typing import Any
 from urllib.parse import urlparse
 
-_applied: set[str] = set()
+from local_aws.moto_patches import _once, _register_cfn_model
 
 
-def _once(name: str) -> bool:
-    if name in _applied:
-        return False
-    _applied.add(name)
-    return True
+def _find_change_set(backend: Any, change_set_name: str) -> Any:
+    """A change set by ARN or by name (the CLI uses the name), or None."""
+    if change_set_name in backend.change_sets:
+        return backend.change_sets[change_set_name]
+    return next((cs for cs in backend.change_sets.values() if cs.change_set_name == change_set_name), None)
 
 
 def bucket_and_key(template_url: str) -> tuple[str, str]:
@@ -85,8 +85,7 @@ def change_set_outputs() -> None:
 
     def execute_change_set(self: Any, change_set_name: str, stack_name: str | None = None) -> None:
         original(self, change_set_name, stack_name)
-        change_set = self.change_sets.get(change_set_name) or next(
-            (cs for cs in self.change_sets.values() if cs.change_set_name == change_set_name), None)
+        change_set = _find_change_set(self, change_set_name)
         if change_set is None:
             return
         stack = self.stacks[change_set.stack_id]
@@ -149,19 +148,14 @@ def change_set_not_found() -> None:
             super().__init__(f"ChangeSet [{name}] does not exist")
             self.status_code = 404
 
-    def find(self: Any, change_set_name: str) -> Any:
-        if change_set_name in self.change_sets:  # an ARN
-            return self.change_sets[change_set_name]
-        return next((cs for cs in self.change_sets.values() if cs.change_set_name == change_set_name), None)
-
     def describe_change_set(self: Any, change_set_name: str) -> Any:
-        change_set = find(self, change_set_name)
+        change_set = _find_change_set(self, change_set_name)
         if change_set is None:
             raise ChangeSetNotFound(change_set_name)
         return change_set
 
     def delete_change_set(self: Any, change_set_name: str) -> None:
-        change_set = find(self, change_set_name)
+        change_set = _find_change_set(self, change_set_name)
         if change_set is None:
             raise ChangeSetNotFound(change_set_name)
         del self.change_sets[change_set.change_set_id]
@@ -227,8 +221,6 @@ def resource_policies() -> None:
     from moto.s3.models import FakeBucket, s3_backends
     from moto.sns.models import sns_backends
     from moto.sqs.models import sqs_backends
-
-    from local_aws.moto_patches import _register_cfn_model
 
     def s3_backend(account_id: str, region_name: str) -> Any:
         from moto.utilities.utils import get_partition

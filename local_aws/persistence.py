@@ -21,12 +21,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from infra.names import Output
+
 SNAPSHOT_DIR_NAME = "state-snapshot"
 MANIFEST = "manifest.json"
 #: call statuses whose execution was running when the stack stopped (functions/call_analytics/models.CallStatus)
 IN_FLIGHT_STATUSES = ("RECEIVED", "QUEUED", "TRANSCRIBING", "ANALYZING")
-#: the queue the workflow's "execution ended" rule feeds (infra/notifications.py)
-WORKFLOW_DLQ_LOGICAL_PREFIX = "NotificationsWorkflowDlq"
+#: the calls table, and the queue the workflow's "execution ended" rule feeds, by their stack outputs
+CALLS_TABLE_OUTPUT, WORKFLOW_DLQ_OUTPUT = Output.CALLS_TABLE, Output.WORKFLOW_DLQ
 RESTART_CAUSE = "the local stack was stopped while the call was in progress"
 
 
@@ -157,7 +159,7 @@ def has_snapshot(work_dir: Path) -> bool:
     return (Path(work_dir) / SNAPSHOT_DIR_NAME / MANIFEST).exists()
 
 
-def restore(client: Any, stack_name: str, work_dir: Path) -> SnapshotSummary:
+def restore(client: Any, stack_name: str, outputs: dict[str, str], work_dir: Path) -> SnapshotSummary:
     """Put the snapshot into the (new) stack, end the calls that were in flight; the snapshot is kept as
     `state-snapshot.restored` until the next save."""
     source = Path(work_dir) / SNAPSHOT_DIR_NAME
@@ -170,6 +172,7 @@ def restore(client: Any, stack_name: str, work_dir: Path) -> SnapshotSummary:
             for before, after in zip(_names_of(old_physical), _names_of(new[logical][1]), strict=False):
                 mapping[before] = after
     summary = SnapshotSummary()
+    calls: list[dict[str, Any]] = []
     for logical, objects in manifest["buckets"].items():
         if logical in new:
             summary.objects += _restore_bucket(client("s3"), new[logical][1], source / f"bucket-{logical}", objects,
@@ -179,6 +182,8 @@ def restore(client: Any, stack_name: str, work_dir: Path) -> SnapshotSummary:
             items = _replace_all(json.loads((source / f"table-{logical}.json").read_text()), mapping)
             _put_items(client("dynamodb"), new[logical][1], items)
             summary.items += len(items)
+            if new[logical][1] == outputs.get(CALLS_TABLE_OUTPUT):
+                calls = items
     for logical, messages in manifest["queues"].items():
         if logical in new:
             for message in messages:
@@ -188,7 +193,9 @@ def restore(client: Any, stack_name: str, work_dir: Path) -> SnapshotSummary:
                     kwargs["MessageAttributes"] = message["attributes"]
                 client("sqs").send_message(**kwargs)
                 summary.messages += 1
-    summary.interrupted_calls = _end_interrupted_calls(client, new, manifest["saved_at"])
+    if outputs.get(WORKFLOW_DLQ_OUTPUT):
+        summary.interrupted_calls = _end_interrupted_calls(client("sqs"), outputs[WORKFLOW_DLQ_OUTPUT], calls,
+                                                           manifest["saved_at"])
     done = source.with_name(f"{SNAPSHOT_DIR_NAME}.restored")
     shutil.rmtree(done, ignore_errors=True)
     source.rename(done)
@@ -225,17 +232,10 @@ def _put_items(dynamodb: Any, table: str, items: list[dict[str, Any]]) -> None:
             raise RuntimeError(f"restoring {table}: items still unprocessed after 10 attempts")
 
 
-def _end_interrupted_calls(client: Any, resources: dict[str, tuple[str, str]], saved_at: float) -> list[str]:
-    """An ABORTED status-change event per call whose execution the stop ended (as EventBridge would send it)."""
-    queue = next((physical for logical, (kind, physical) in resources.items()
-                  if kind == "AWS::SQS::Queue" and logical.startswith(WORKFLOW_DLQ_LOGICAL_PREFIX)), None)
-    tables = [physical for logical, (kind, physical) in resources.items()
-              if kind == "AWS::DynamoDB::Table" and logical.startswith("StorageCallsTable")]
-    if queue is None or not tables:
-        return []
-    dynamodb, sqs = client("dynamodb"), client("sqs")
+def _end_interrupted_calls(sqs: Any, queue: str, calls: list[dict[str, Any]], saved_at: float) -> list[str]:
+    """An ABORTED status-change event per restored call whose execution the stop ended (as EventBridge sends it)."""
     interrupted = []
-    for item in _scan(dynamodb, tables[0]):
+    for item in calls:
         if item.get("sk", {}).get("S") != "META" or item.get("status", {}).get("S") not in IN_FLIGHT_STATUSES:
             continue
         call_id = item["pk"]["S"].removeprefix("CALL#")

@@ -73,7 +73,6 @@ class LocalStack:
         self._own_assemblyai = False
         self.outputs: dict[str, str] = {}
         self.stack_name: str = ""
-        self.assembly: Path | None = None
         self.cdk: CdkCli | None = None
         self.restored: persistence.SnapshotSummary | None = None
         self.saved: persistence.SnapshotSummary | None = None
@@ -130,7 +129,6 @@ class LocalStack:
             self.timings.bootstrap_s = self.cdk.bootstrap().seconds
             self.progress("cdk deploy")
             self.stack_name = str(app_context(opts.app_dir, self.context)["stack_name"])
-            self.assembly = assembly
             if assembly is None:  # the CLI synthesizes the app itself
                 self.timings.deploy_s = self.cdk.deploy(self.stack_name, context=self.context,
                                                         outdir=self.cli_outdir).seconds
@@ -140,7 +138,7 @@ class LocalStack:
             self._put_api_key()
             if opts.persist and persistence.has_snapshot(work_dir):
                 self.progress("restoring the data of the last run")
-                self.restored = persistence.restore(self.aws.client, self.stack_name, work_dir)
+                self.restored = persistence.restore(self.aws.client, self.stack_name, self.outputs, work_dir)
             if opts.write_state:
                 self.write_state()
         except BaseException:

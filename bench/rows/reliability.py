@@ -126,24 +126,16 @@ def leaks(secret: str, sources: Iterable[tuple[str, str]]) -> Counter:
 # ---- the run ---------------------------------------------------------------------------------------------
 def _start(ctx: Context, plan: StormPlan):
     try:
-        from callctl.subscription import TopicSubscription
+        from bench.rows.stack import start_subscribed_stack
         from local_aws.assemblyai import start_assemblyai
-        from local_aws.stack import LocalStack, LocalStackOptions
     except ImportError as exc:
         raise Unavailable(f"needs local_aws + callctl ({exc})") from None
     work = ctx.work_dir / "reliability"
     ctx.log(f"reliability: starting the local stack (wait scale {plan.wait_scale:g}, in-process Lambdas)")
     server = start_assemblyai(work / "aai", extra_config={"cache_dir": str(ctx.work_dir / "stt-cache")})
     ctx.cleanup.callback(server.stop)
-    stack = LocalStack(LocalStackOptions(work_dir=work, lambda_mode="inprocess", wait_scale=plan.wait_scale,
-                                         assemblyai=server, real_api_key=None, write_state=False))
-    try:
-        stack.start()
-    except Exception as exc:
-        raise Unavailable(f"the local stack did not start: {type(exc).__name__}: {exc}") from None
-    ctx.cleanup.callback(stack.stop)
-    sub = TopicSubscription(stack.client("sns"), stack.client("sqs"), stack.outputs["ResultsTopicArn"], "storm")
-    ctx.cleanup.callback(sub.close)
+    stack, sub = start_subscribed_stack(ctx, work, server, lambda_mode="inprocess", wait_scale=plan.wait_scale,
+                                        label="storm")
     return server, stack, sub
 
 
@@ -192,15 +184,18 @@ def _secret_sources(stack: Any, observer: Observer) -> Iterator[tuple[str, str]]
     for machine in sfn.list_state_machines()["stateMachines"]:
         for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=machine["stateMachineArn"]):
             for execution in page["executions"]:
-                history = sfn.get_execution_history(executionArn=execution["executionArn"], maxResults=1000)
-                yield "stepfunctions", json.dumps(history["events"], default=str)
+                for history in sfn.get_paginator("get_execution_history").paginate(
+                        executionArn=execution["executionArn"]):
+                    yield "stepfunctions", json.dumps(history["events"], default=str)
     for path in (stack.aws.lambda_log_path, stack.aws.log_path):
         if path.exists():
             yield "logs", path.read_text(errors="replace")
     logs = stack.client("logs")
-    for group in logs.describe_log_groups().get("logGroups", []):
-        for event in logs.filter_log_events(logGroupName=group["logGroupName"]).get("events", []):
-            yield "logs", event.get("message", "")
+    for groups in logs.get_paginator("describe_log_groups").paginate():  # every page: a leak may be anywhere
+        for group in groups.get("logGroups", []):
+            for events in logs.get_paginator("filter_log_events").paginate(logGroupName=group["logGroupName"]):
+                for event in events.get("events", []):
+                    yield "logs", event.get("message", "")
 
 
 def _partial_reason(observer: Observer, call_id: str, record: dict) -> str:

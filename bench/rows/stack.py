@@ -120,9 +120,7 @@ class OurPipeline:
 
 def _start_stack(ctx: Context, config: dict[str, Any]):
     try:
-        from callctl.subscription import TopicSubscription
         from local_aws.assemblyai import start_assemblyai
-        from local_aws.stack import LocalStack, LocalStackOptions
     except ImportError as exc:
         raise Unavailable(f"needs local_aws + callctl ({exc})") from None
     work = ctx.work_dir / "stack"
@@ -133,16 +131,30 @@ def _start_stack(ctx: Context, config: dict[str, Any]):
     # the pipeline's own transcription semaphore gets the same C as the server (infra context key)
     context = {"transcription_concurrency": ctx.options.burst_concurrency,
                "completion_webhook": bool(getattr(ctx.options, "completion_webhook", False))}
-    stack = LocalStack(LocalStackOptions(work_dir=work, lambda_mode=lambda_mode, wait_scale=ctx.options.wait_scale,
-                                         assemblyai=server, real_api_key=None, write_state=False, context=context))
+    stack, sub = start_subscribed_stack(ctx, work, server, lambda_mode=lambda_mode,
+                                        wait_scale=ctx.options.wait_scale, context=context, label="bench")
+    return server, stack, sub, lambda_mode
+
+
+def start_subscribed_stack(ctx: Context, work: Path, server: Any, *, lambda_mode: str, wait_scale: float,
+                           context: dict[str, Any] | None = None, label: str = "bench") -> tuple[Any, Any]:
+    """The local stack against `server`, and an SQS subscription to its results topic; both stopped at cleanup."""
+    try:
+        from callctl.subscription import TopicSubscription
+        from local_aws.stack import LocalStack, LocalStackOptions
+    except ImportError as exc:
+        raise Unavailable(f"needs local_aws + callctl ({exc})") from None
+    stack = LocalStack(LocalStackOptions(work_dir=work, lambda_mode=lambda_mode, wait_scale=wait_scale,
+                                         assemblyai=server, real_api_key=None, write_state=False,
+                                         context=context or {}))
     try:
         stack.start()
     except Exception as exc:
         raise Unavailable(f"the local stack did not start: {type(exc).__name__}: {exc}") from None
     ctx.cleanup.callback(stack.stop)
-    sub = TopicSubscription(stack.client("sns"), stack.client("sqs"), stack.outputs["ResultsTopicArn"], "bench")
+    sub = TopicSubscription(stack.client("sns"), stack.client("sqs"), stack.outputs["ResultsTopicArn"], label)
     ctx.cleanup.callback(sub.close)
-    return server, stack, sub, lambda_mode
+    return stack, sub
 
 
 def _overhead_ours(ctx: Context, pipe: OurPipeline, server: Any, calls: list, holds: list[float]) -> list[float]:

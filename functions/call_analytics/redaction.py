@@ -38,6 +38,9 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
 )
 
 _secrets: set[str] = set()
+#: the registered secrets longest first (a key containing another is masked whole); rebuilt on registration only,
+#: since redact() runs for every log line
+_secrets_by_length: tuple[str, ...] = ()
 _lock = threading.Lock()
 
 
@@ -45,16 +48,20 @@ def register_secret(value: str | None) -> None:
     """Scrub this value (and its trimmed form) from everything redacted from now on (process-wide)."""
     if not isinstance(value, str):
         return
+    global _secrets_by_length
     for candidate in (value, value.strip()):
         if len(candidate) >= MIN_SECRET_CHARS and candidate not in _secrets:
             with _lock:
                 _secrets.add(candidate)
+                _secrets_by_length = tuple(sorted(_secrets, key=len, reverse=True))
 
 
 def forget_secrets() -> None:
     """Tests: start from no registered secrets."""
+    global _secrets_by_length
     with _lock:
         _secrets.clear()
+        _secrets_by_length = ()
 
 
 def redact(text: Any, secrets: Iterable[str | None] = ()) -> Any:
@@ -62,9 +69,9 @@ def redact(text: Any, secrets: Iterable[str | None] = ()) -> Any:
     Non-strings are returned unchanged."""
     if not isinstance(text, str) or not text:
         return text
-    values = set(_secrets)
-    values.update(s for s in secrets if isinstance(s, str) and len(s) >= MIN_SECRET_CHARS)
-    for value in sorted(values, key=len, reverse=True):  # longest first: a key containing another is masked whole
+    extra = [s for s in secrets if isinstance(s, str) and len(s) >= MIN_SECRET_CHARS]
+    values = sorted({*_secrets_by_length, *extra}, key=len, reverse=True) if extra else _secrets_by_length
+    for value in values:  # longest first: a key containing another is masked whole
         if value in text:
             text = text.replace(value, MASK)
     for pattern, replacement in _PATTERNS:

@@ -17,6 +17,7 @@ from test_pipeline import (  # noqa: F401 (samples is a fixture)
 )
 
 from local_aws.assemblyai import AssemblyAiServer
+from local_aws.persistence import stack_resources
 from local_aws.stack import LocalStack, LocalStackOptions
 
 pytestmark = pytest.mark.slow
@@ -41,9 +42,8 @@ def cli_stack(aai_server, tmp_path_factory):
 
 
 def function_names(stack) -> dict[str, str]:
-    resources = stack.client("cloudformation").describe_stack_resources(StackName=stack.stack_name)["StackResources"]
-    return {r["LogicalResourceId"]: r["PhysicalResourceId"] for r in resources
-            if r.get("ResourceType") == "AWS::Lambda::Function"}
+    return {logical: physical for logical, (kind, physical) in stack_resources(stack.client, stack.stack_name).items()
+            if kind == "AWS::Lambda::Function"}
 
 
 def test_cli_deploy_has_outputs_and_a_bound_nag_clean_assembly(cli_stack):

@@ -253,6 +253,7 @@ def test_report_batch_item_failures_deletes_the_good_and_redelivers_the_reported
 
 def test_a_disabled_mapping_delivers_nothing_until_enabled(aws):
     sqs, lam = aws.client("sqs"), aws.client("lambda")
+    deleted_before = aws.stats()["sqs_event_sources"]["deleted"]  # the fixture is shared by the module's tests
     queue_url, queue_arn = make_queue(aws, visibility=1)
     function = make_function(aws, "succeed")
     mapping = lam.create_event_source_mapping(EventSourceArn=queue_arn, FunctionName=function, Enabled=False)
@@ -263,4 +264,5 @@ def test_a_disabled_mapping_delivers_nothing_until_enabled(aws):
     lam.update_event_source_mapping(UUID=mapping["UUID"], Enabled=True)
     [record] = wait_for(lambda: records_of(aws, function), 30, interval=0.3, what="delivery once enabled")
     assert record["body"] == "later"
-    assert aws.stats()["sqs_event_sources"]["deleted"] >= 1
+    assert wait_for(lambda: aws.stats()["sqs_event_sources"]["deleted"] > deleted_before, 30, interval=0.3,
+                    what="the delivered message deleted")

@@ -16,6 +16,7 @@ from test_pipeline import (  # noqa: F401 (samples is a fixture)
 )
 
 from local_aws.assemblyai import AssemblyAiServer
+from local_aws.persistence import stack_resources
 from local_aws.stack import LocalStack, LocalStackOptions
 from local_aws.waiting import wait_for
 
@@ -32,8 +33,8 @@ def persistent_stack(aai_server, work_dir, wait_scale: float) -> LocalStack:
 
 
 def queue_url(stack: LocalStack, logical_prefix: str) -> str:
-    resources = stack.client("cloudformation").describe_stack_resources(StackName=stack.stack_name)["StackResources"]
-    return next(r["PhysicalResourceId"] for r in resources if r.get("LogicalResourceId", "").startswith(logical_prefix))
+    return next(physical for logical, (_, physical) in stack_resources(stack.client, stack.stack_name).items()
+                if logical.startswith(logical_prefix))
 
 
 def test_a_restarted_stack_keeps_its_data_and_ends_interrupted_calls(aai_server, samples, tmp_path):  # noqa: F811

@@ -38,10 +38,21 @@ def call(aws):
     return table
 
 
+#: the handlers' clock in these tests (frozen_clock): no assertion depends on how long a test runs
+NOW = datetime(2026, 12, 3, 12, 0, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def frozen_clock(monkeypatch):
+    from call_analytics.logic import check_transcript
+
+    monkeypatch.setitem(check_transcript.check_transcript.__kwdefaults__, "now", lambda: NOW)
+    return NOW
+
+
 def state(**parts) -> dict:
     base = {"call_id": CALL_ID, "transcript_id": "tr-1", "profile": "default", "recording": RECORDING,
-            "poll": {"status": "queued", "wait_seconds": 5, "polls": 0,
-                     "started_at": datetime.now(timezone.utc).isoformat()}}
+            "poll": {"status": "queued", "wait_seconds": 5, "polls": 0, "started_at": NOW.isoformat()}}
     base.update(parts)
     return base
 
@@ -53,7 +64,7 @@ def handler(name):
 
 
 # ---- check_transcript ------------------------------------------------------------------------------
-def test_check_backs_off_and_reports_completion(aws, call, fake_aai, lambda_context):
+def test_check_backs_off_and_reports_completion(aws, call, fake_aai, lambda_context, frozen_clock):
     fake_aai.transcripts["tr-1"] = [{"id": "tr-1", "status": "processing"}, {"id": "tr-1", "status": "processing"},
                                     completed_transcript()]
     check = handler("check_transcript")
@@ -71,14 +82,15 @@ def test_check_backs_off_and_reports_completion(aws, call, fake_aai, lambda_cont
     assert call.get_call(CALL_ID)["transcript_status"] == "completed"
 
 
-def test_check_wait_grows_with_the_time_since_submitting_and_is_capped(aws, call, fake_aai, lambda_context):
+def test_check_wait_grows_with_the_time_since_submitting_and_is_capped(aws, call, fake_aai, lambda_context,
+                                                                        frozen_clock):
     # GIVEN POLL_BACKOFF 2 (the next wait is 100 % of the elapsed time), POLL_MAX_SECONDS 60
     fake_aai.transcripts["tr-1"] = [{"id": "tr-1", "status": "processing"}]
-    since = (datetime.now(timezone.utc) - timedelta(seconds=20)).isoformat()
+    since = (frozen_clock - timedelta(seconds=20)).isoformat()
     poll = handler("check_transcript")(state(poll={**state()["poll"], "polls": 1, "started_at": since}),
                                        lambda_context)
     assert 20 <= poll["wait_seconds"] <= 22  # not 5 x 2^polls
-    since = (datetime.now(timezone.utc) - timedelta(seconds=600)).isoformat()
+    since = (frozen_clock - timedelta(seconds=600)).isoformat()
     poll = handler("check_transcript")(state(poll={**state()["poll"], "polls": 1, "started_at": since}),
                                        lambda_context)
     assert poll["wait_seconds"] == 60

@@ -59,3 +59,12 @@ def test_the_runtime_provided_packages_are_found_as_top_level_paths():
     names = {Path(root).name for root in _distribution_roots(RUNTIME_PROVIDED_DISTRIBUTIONS)}
     assert {"boto3", "botocore", "s3transfer", "dateutil"} <= names
     assert not any(name.endswith((".dist-info", "__pycache__")) for name in names)
+
+
+def test_in_flight_statuses_are_the_call_statuses_before_a_terminal_one():
+    from call_analytics.logic.dead_letters import IN_WORKFLOW
+    from call_analytics.models import CallStatus
+
+    from local_aws.persistence import IN_FLIGHT_STATUSES
+
+    assert set(IN_FLIGHT_STATUSES) == {CallStatus.RECEIVED, *IN_WORKFLOW}
