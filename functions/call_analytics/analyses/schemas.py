@@ -57,6 +57,23 @@ def action_items_property() -> dict[str, Any]:
     }
 
 
+#: yes/no questions of the profile's categories (profiles/model.py `llm_question` rules), answered in the same request
+CHECK_ANSWERS = ("yes", "no")
+
+
+def checks_property(questions: list[str]) -> dict[str, Any]:
+    return {
+        "type": "array",
+        "items": _object(
+            {
+                "question": {"type": "string", "enum": list(questions)},
+                "answer": {"type": "string", "enum": list(CHECK_ANSWERS)},
+                "quote": {"type": "string", "description": "verbatim words from the transcript, empty if none"},
+            }
+        ),
+    }
+
+
 def phases_schema(phase_names: list[str]) -> dict[str, Any]:
     return _object({"phases": phases_property(phase_names)})
 
@@ -69,7 +86,8 @@ def action_items_schema() -> dict[str, Any]:
     return _object({"action_items": action_items_property()})
 
 
-def combined_schema(phase_names: list[str] | None, questions: list[str] | None, action_items: bool) -> dict[str, Any]:
+def combined_schema(phase_names: list[str] | None, questions: list[str] | None, action_items: bool,
+                    checks: list[str] | None = None) -> dict[str, Any]:
     properties: dict[str, Any] = {}
     if phase_names:
         properties["phases"] = phases_property(phase_names)
@@ -77,6 +95,8 @@ def combined_schema(phase_names: list[str] | None, questions: list[str] | None, 
         properties["answers"] = answers_property(questions)
     if action_items:
         properties["action_items"] = action_items_property()
+    if checks:
+        properties["checks"] = checks_property(checks)
     return _object(properties)
 
 
