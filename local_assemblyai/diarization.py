@@ -61,8 +61,12 @@ def _kmeans_1d(values: np.ndarray, k: int, iterations: int = 50) -> tuple[np.nda
     return labels, centres
 
 
-def diarize_words(words: list[dict], samples: np.ndarray, speakers_expected: int | None = None,
-                  gap_seconds: float = 0.3, min_separation: float = 0.09) -> list[str]:
+def diarize_words(words: list[dict], samples: np.ndarray, speakers_expected: int | None = None) -> list[str]:
+    return pause_pitch_words(words, samples, speakers_expected)
+
+
+def pause_pitch_words(words: list[dict], samples: np.ndarray, speakers_expected: int | None = None,
+                          gap_seconds: float = 0.3, min_separation: float = 0.09) -> list[str]:
     """Return one speaker letter per word (words carry `start`/`end` in ms)."""
     if not words:
         return []

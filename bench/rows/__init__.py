@@ -17,6 +17,7 @@ ROW_MODULES = {
     "stack": "local stack overhead / burst",
     "edge": "edge client CPU / memory",
     "reliability": "reliability under a fault storm",
+    "diarization": "mono diarization: speaker-word accuracy / turns",
 }
 
 
