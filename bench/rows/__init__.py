@@ -11,6 +11,7 @@ from bench.core import Unavailable
 #: key (for --only) -> title used if the module itself cannot be imported
 ROW_MODULES = {
     "llm_tokens": "LLM input tokens / phase validity",
+    "analysis_quality": "offline engine: phases / action items / yes-no",
     "cold_start": "handler cold import / Lambda asset size",
     "polling": "polls and state transitions per call",
     "stt": "offline engine RTF / WER",
