@@ -11,8 +11,9 @@ _AGENT_CUES = re.compile(
     r"\b(thank(s| you) for calling|how (can|may) i help|my name is|this is \w+ (from|speaking)|speaking\b|"
     r"customer (care|service|support)|support\b|let me (check|take a look)|i can see|is there anything else)",
     re.IGNORECASE)
-_ROLE_NAMES = {"agent": "agent", "representative": "agent", "rep": "agent", "customer": "customer",
-               "caller": "customer", "client": "customer"}
+_ROLE_NAMES = {"agent": "agent", "representative": "agent", "rep": "agent", "advisor": "agent",
+               "operator": "agent", "customer": "customer", "caller": "customer", "client": "customer"}
+_ANONYMOUS = re.compile(r"^(?:[A-Z]|speaker\s*\w+|spk_?\d+|channel\s*\d+|\d+|unknown)$", re.IGNORECASE)
 
 
 def speakers(lines: list[Line]) -> list[str]:
@@ -38,6 +39,26 @@ def agent_speaker(lines: list[Line]) -> str | None:
             scores[ln.speaker] += len(_AGENT_CUES.findall(ln.text))
     best = max(spk, key=lambda s: (scores[s], -spk.index(s)))
     return best if scores[best] > 0 else spk[0]
+
+
+def speaker_roles(lines: list[Line]) -> dict[str, str]:
+    """Each speaker label's role: role names as such ("Agent" -> agent, "Caller" -> customer, "Prospect" ->
+    prospect); anonymous labels (letters, "Speaker 1", channels) by the agent-cue heuristic (agent_speaker)."""
+    spk = speakers(lines)
+    agent = agent_speaker(lines) if any(_ANONYMOUS.match(s) for s in spk) else None
+    roles: dict[str, str] = {}
+    for s in spk:
+        if s.lower() in _ROLE_NAMES:
+            roles[s] = _ROLE_NAMES[s.lower()]
+        elif _ANONYMOUS.match(s):
+            roles[s] = "agent" if s == agent else "customer"
+        else:
+            roles[s] = s.lower()
+    return roles
+
+
+def role_of(speaker: str | None, lines: list[Line]) -> str | None:
+    return speaker_roles(lines).get(speaker) if speaker else None
 
 
 def customer_speaker(lines: list[Line]) -> str | None:
