@@ -213,6 +213,28 @@ CALLS: tuple[CorpusCall, ...] = (
             ("customer", "Great, I will pick it up after work."),
             ("mechanic", "See you then."),
         )),
+    CorpusCall(
+        "dz_single_piper", "One piper voice only (a voicemail): must stay one speaker", 17,
+        {"caller": "pi_plain"}, (0.1, 0.5), (0.1, 0.6), (
+            ("caller", "Hi, this is Laura from the library, calling about the books you reserved."),
+            ("caller", "Two of them have arrived. Do you still want them?"),
+            ("caller", "Okay."),
+            ("caller", "They will be kept at the front desk until next Saturday."),
+            ("caller", "If you cannot come in before then, just call us and we can extend it by a week."),
+            ("caller", "Really? Yes, really, it is that easy."),
+            ("caller", "The third book is still on its way from another branch, so we will call again when it "
+                       "arrives. Thanks, and have a good evening."),
+        )),
+    CorpusCall(
+        "dz_single_espeak", "One lively espeak voice (wide pitch range): must stay one speaker", 18,
+        {"presenter": "es_rp_f2_slow"}, (0.1, 0.5), (0.1, 0.6), (
+            ("presenter", "Welcome to the weekly update. Three short items today."),
+            ("presenter", "First, the car park will be closed on Tuesday morning."),
+            ("presenter", "Right?"),
+            ("presenter", "Second, the new coffee machine is finally working. Great news!"),
+            ("presenter", "And third, please send me your holiday plans by Friday, so we can plan the rota."),
+            ("presenter", "Any questions? No? Then that is all for this week."),
+        )),
 )
 
 #: --smoke and the corpus-level test use this short call
