@@ -22,6 +22,7 @@ from typing import Any
 import aiohttp
 
 from . import rendering
+from .understanding import apply_understanding, sentence_sentiments
 from .audio import AudioError
 from .config import ServerConfig
 from .faults import FaultPlan
@@ -213,7 +214,12 @@ class TranscriptService:
             words = [{**w, "speaker": None} for w in words]
         if not params.get("multichannel"):
             words = [{**w, "channel": None} for w in words]
+        words, understanding = apply_understanding(words, params) if with_utterances else (words, None)
         rec.update(rendering.transcript_fields(words, with_utterances))
+        if understanding is not None:
+            rec["speech_understanding"] = understanding
+        if params.get("sentiment_analysis"):
+            rec["sentiment_analysis_results"] = sentence_sentiments(words)
         rec.update(audio_duration=round(result.audio_duration), audio_channels=result.audio_channels,
                    speech_model_used=(params.get("speech_models") or ["universal-3-pro"])[0],
                    local_engine=f"faster-whisper {result.model}", language_confidence=1.0 if words else None,

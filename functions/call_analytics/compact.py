@@ -12,7 +12,11 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from call_analytics.conversation.roles import RoleMap
 
 COMPACT_HEADER = "Transcript (one line per utterance: [start-end seconds] speaker: text):"
 UNKNOWN_SPEAKER = "Speaker"
@@ -22,10 +26,18 @@ _PAUSE_MS = 1500
 _LINE_TIMES = re.compile(r"^\[(\d+(?:\.\d+)?)-(\d+(?:\.\d+)?)\] ", re.MULTILINE)
 
 
-def speaker_label(item: dict[str, Any], channel_names: dict[str, str] | None = None) -> str:
+def speaker_label(item: dict[str, Any], channel_names: dict[str, str] | None = None,
+                  roles: RoleMap | None = None, multichannel: bool = False) -> str:
+    """The profile's channel name, else the speaker's role (`Agent`), else the API's label (`A`)."""
     channel = item.get("channel")
     if channel_names and channel is not None and str(channel) in channel_names:
         return channel_names[str(channel)]
+    if roles is not None and roles.speakers:
+        from call_analytics.conversation.roles import speaker_id
+
+        sid = speaker_id(item, multichannel)
+        if sid is not None and roles.role_of(sid):
+            return roles.label_of(sid)
     if item.get("speaker"):
         return str(item["speaker"])
     if channel is not None:
@@ -33,24 +45,29 @@ def speaker_label(item: dict[str, Any], channel_names: dict[str, str] | None = N
     return UNKNOWN_SPEAKER
 
 
-def transcript_lines(transcript: dict[str, Any], channel_names: dict[str, str] | None = None) -> list[dict[str, Any]]:
+def transcript_lines(transcript: dict[str, Any], channel_names: dict[str, str] | None = None,
+                     roles: RoleMap | None = None) -> list[dict[str, Any]]:
     """[{start, end (seconds), speaker, text}] from utterances, else from words."""
+    from call_analytics.conversation.roles import is_multichannel
+
+    multichannel = is_multichannel(transcript)
     utterances = transcript.get("utterances") or []
     if utterances:
         return [
             {
                 "start": u["start"] / 1000,
                 "end": u["end"] / 1000,
-                "speaker": speaker_label(u, channel_names),
+                "speaker": speaker_label(u, channel_names, roles, multichannel),
                 "text": (u.get("text") or "").strip(),
             }
             for u in utterances
             if (u.get("text") or "").strip()
         ]
-    return _group_words(transcript.get("words") or [], channel_names)
+    return _group_words(transcript.get("words") or [],
+                        lambda item: speaker_label(item, channel_names, roles, multichannel))
 
 
-def _group_words(words: list[dict[str, Any]], channel_names: dict[str, str] | None) -> list[dict[str, Any]]:
+def _group_words(words: list[dict[str, Any]], label: Callable[[dict[str, Any]], str]) -> list[dict[str, Any]]:
     lines: list[dict[str, Any]] = []
     current: list[dict[str, Any]] = []
 
@@ -60,7 +77,7 @@ def _group_words(words: list[dict[str, Any]], channel_names: dict[str, str] | No
                 {
                     "start": current[0]["start"] / 1000,
                     "end": current[-1]["end"] / 1000,
-                    "speaker": speaker_label(current[0], channel_names),
+                    "speaker": label(current[0]),
                     "text": " ".join(w["text"] for w in current),
                 }
             )
@@ -68,7 +85,7 @@ def _group_words(words: list[dict[str, Any]], channel_names: dict[str, str] | No
 
     for word in words:
         if current and (
-            speaker_label(word, channel_names) != speaker_label(current[-1], channel_names)
+            label(word) != label(current[-1])
             or word["start"] - current[-1]["end"] > _PAUSE_MS
         ):
             flush()
@@ -79,10 +96,11 @@ def _group_words(words: list[dict[str, Any]], channel_names: dict[str, str] | No
     return lines
 
 
-def render_compact(transcript: dict[str, Any], channel_names: dict[str, str] | None = None) -> str:
+def render_compact(transcript: dict[str, Any], channel_names: dict[str, str] | None = None,
+                   roles: RoleMap | None = None) -> str:
     body = "\n".join(
         f"[{line['start']:.1f}-{line['end']:.1f}] {line['speaker']}: {line['text']}"
-        for line in transcript_lines(transcript, channel_names)
+        for line in transcript_lines(transcript, channel_names, roles)
     )
     return f"{COMPACT_HEADER}\n{body}\n"
 

@@ -434,9 +434,9 @@ def test_modes_and_renderings_end_to_end(aws, call, fake_aai, lambda_context, mo
         if transcript_format == "vtt":
             assert "WEBVTT" in content and "00:04.200 --> 00:12.000" in content
         elif timed:
-            assert "[4.2-12.0] B: Hi Dana" in content and "WEBVTT" not in content
+            assert "[4.2-12.0] Customer: Hi Dana" in content and "WEBVTT" not in content
         else:
-            assert "[4-12] B: Hi Dana" in content and "[4.2-12.0]" not in content and "WEBVTT" not in content
+            assert "[4-12] Customer: Hi Dana" in content and "[4.2-12.0]" not in content and "WEBVTT" not in content
     handler("finalize_call")(current, lambda_context)
     [note] = aws.notifications()
     digest = note["message"]["digest"]

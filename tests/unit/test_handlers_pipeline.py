@@ -232,7 +232,7 @@ def test_run_analysis_stores_a_valid_result(aws, call, fake_aai, lambda_context)
                    "status": "done", "requests": 1, "waits": 0, "waited_seconds": 0}
     [request] = fake_aai.chat_requests
     assert request["response_format"]["json_schema"]["name"] == "call_phases"
-    assert "[4.2-12.0] B: Hi Dana, my order never arrived" in request["messages"][0]["content"]
+    assert "[4.2-12.0] Customer: Hi Dana, my order never arrived" in request["messages"][0]["content"]
     [item] = call.list_analyses(CALL_ID)
     assert item["valid"] is True and item["model"] == "claude-sonnet-4-5-20250929"
     assert [p["name"] for p in item["result"]["phases"]] == ["Introduction", "Complaint", "Resolution", "Goodbye"]
@@ -311,7 +311,7 @@ def test_finalize_completes_and_notifies_once(aws, call, fake_aai, lambda_contex
     assert result["status"] == "PARTIAL" and result["notified"] is True
     [note] = aws.notifications()
     assert note["attributes"] == {"status": "PARTIAL", "profile": "default", "analyses_valid": "some",
-                                  "analyses_valid_count": "2", "analyses_total": "3"}
+                                  "analyses_valid_count": "2", "analyses_total": "3", "categories": "[]"}
     message = note["message"]
     assert message["call_id"] == CALL_ID and message["recording"]["key"] == "recordings/a.wav"
     assert message["results"]["prefix"] == f"results/{CALL_ID}/"

@@ -209,7 +209,7 @@ def test_finished_call_outcome_says_how_many_analyses_are_valid(aws, lambda_cont
     count = sum(valid.values())
     [note] = aws.notifications()
     assert note["attributes"] == {"status": status, "profile": "default", "analyses_valid": summary,
-                                  "analyses_valid_count": str(count), "analyses_total": "3"}
+                                  "analyses_valid_count": str(count), "analyses_total": "3", "categories": "[]"}
     assert note["message"]["status"] == status and note["message"]["analyses_valid"] == summary
     record = calls.get_call(CALL_ID)
     assert (record["status"], record["analyses_valid"], record["analyses_valid_count"]) == (status, summary, count)

@@ -17,10 +17,9 @@ class Notifier:
         self.client = client
 
     def publish(self, message: dict[str, Any], *, status: str, profile: str | None,
-                attributes: dict[str, str | int] | None = None) -> str:
-        extra = {name: ({"DataType": "Number", "StringValue": str(value)} if isinstance(value, int)
-                        else {"DataType": "String", "StringValue": value})
-                 for name, value in (attributes or {}).items() if value is not None and value != ""}
+                attributes: dict[str, str | int | list[str]] | None = None) -> str:
+        extra = {name: _attribute(value) for name, value in (attributes or {}).items()
+                 if value is not None and value != ""}
         attributes = {**extra, "status": {"DataType": "String", "StringValue": status}}
         if profile:
             attributes["profile"] = {"DataType": "String", "StringValue": profile}
@@ -35,3 +34,12 @@ class Notifier:
         except (ClientError, BotoCoreError) as exc:
             raise translate(exc, "SNS publish") from None
         return response["MessageId"]
+
+
+def _attribute(value: str | int | list[str]) -> dict[str, str]:
+    """An SNS message attribute: int -> Number, list -> String.Array (a filter policy matches any element)."""
+    if isinstance(value, list):
+        return {"DataType": "String.Array", "StringValue": json.dumps(value)}
+    if isinstance(value, int):
+        return {"DataType": "Number", "StringValue": str(value)}
+    return {"DataType": "String", "StringValue": value}

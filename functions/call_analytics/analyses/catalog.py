@@ -11,6 +11,7 @@ from call_analytics.analyses.action_items import (
     validate_action_items,
     validate_action_items_data,
 )
+from call_analytics.analyses.checks import validate_checks_data
 from call_analytics.analyses.json_extract import JsonNotFound, extract_json
 from call_analytics.analyses.phases import validate_phases, validate_phases_data
 from call_analytics.analyses.sentiment import (
@@ -24,7 +25,9 @@ from call_analytics.profiles.model import Profile
 
 COMBINED = "combined"
 #: section name -> key in the combined answer
-COMBINED_KEYS = {"phases": "phases", "sentiment": "answers", "action_items": "action_items"}
+COMBINED_KEYS = {"phases": "phases", "sentiment": "answers", "action_items": "action_items", "checks": "checks"}
+#: the section holding the answers to the categories' yes/no questions (profiles/categories.py)
+CHECKS = "checks"
 #: analyses that place answers in time; the others get the compact rendering with whole-second times
 TIMED_ANALYSES = ("phases", COMBINED)
 
@@ -40,7 +43,7 @@ class AnalysisJob:
 def analyses_to_run(profile: Profile) -> list[str]:
     """The Map items for this profile: each enabled analysis, or one `combined` request."""
     enabled = profile.enabled_analyses()
-    if profile.llm.mode == "combined" and len(enabled) > 1:
+    if profile.llm.mode == "combined" and (len(enabled) > 1 or (enabled and profile.check_questions())):
         return [COMBINED]
     return enabled
 
@@ -81,6 +84,7 @@ def build_job(name: str, profile: Profile, rendering: str, facts: TranscriptFact
     if name == COMBINED:
         return _combined_job(profile, rendering, facts)
     config = profile.analysis(name)
+    checks: list[str] = []
     if name == "phases":
         phase_names = profile.phase_names()
         content = prompts.phases_prompt(config, fmt, rendering)
@@ -90,11 +94,19 @@ def build_job(name: str, profile: Profile, rendering: str, facts: TranscriptFact
             return {"phases": validate_phases(raw, phase_names, facts, gap_tolerance=config.gap_tolerance_seconds)}
     elif name == "sentiment":
         questions = [q.question for q in config.questions]
-        content = prompts.sentiment_prompt(config, fmt, rendering)
-        schema = schemas.sentiment_schema(questions)
+        checks = profile.check_questions() if profile.check_carrier() == "sentiment" else []
+        content = prompts.sentiment_prompt(config, fmt, rendering, checks=checks)
+        schema = schemas.sentiment_schema(questions, checks=checks)
 
         def validate(raw: str) -> dict[str, Validation]:
-            return {"sentiment": validate_sentiment(raw, questions, facts)}
+            if not checks:
+                return {"sentiment": validate_sentiment(raw, questions, facts)}
+            try:
+                data = extract_json(raw)
+            except JsonNotFound as exc:
+                return {s: Validation(None, errors=[f"{s}: {exc}"]) for s in ("sentiment", CHECKS)}
+            return {"sentiment": validate_sentiment_data(data, questions, facts),
+                    CHECKS: validate_checks_data(data, checks, facts)}
     elif name == "action_items":
         content = prompts.action_items_prompt(config, fmt, rendering)
         schema = schemas.action_items_schema()
@@ -106,7 +118,8 @@ def build_job(name: str, profile: Profile, rendering: str, facts: TranscriptFact
     request = chat_request(profile, model=config.model, max_tokens=config.max_tokens, content=content,
                            schema_name=schemas.SCHEMA_NAMES[name], schema=schema,
                            fallback_models=config.fallback_models)
-    return AnalysisJob(name=name, request=request, validate=validate, sections=(name,))
+    sections = (name, CHECKS) if name == "sentiment" and checks else (name,)
+    return AnalysisJob(name=name, request=request, validate=validate, sections=sections)
 
 
 def _combined_job(profile: Profile, rendering: str, facts: TranscriptFacts) -> AnalysisJob:
@@ -116,18 +129,21 @@ def _combined_job(profile: Profile, rendering: str, facts: TranscriptFacts) -> A
     action_items = profile.analysis("action_items") if "action_items" in enabled else None
     phase_names = profile.phase_names() if phases else None
     questions = [q.question for q in sentiment.questions] if sentiment else None
-    content = prompts.combined_prompt(phases, sentiment, action_items, profile.llm.transcript_format, rendering)
-    schema = schemas.combined_schema(phase_names, questions, action_items is not None)
+    checks = profile.check_questions()
+    sections = [*enabled, CHECKS] if checks else list(enabled)
+    content = prompts.combined_prompt(phases, sentiment, action_items, profile.llm.transcript_format, rendering,
+                                      checks=checks)
+    schema = schemas.combined_schema(phase_names, questions, action_items is not None, checks=checks)
 
     def validate(raw: str) -> dict[str, Validation]:
         try:
             data = extract_json(raw)
         except JsonNotFound as exc:
-            return {section: Validation(None, errors=[f"{section}: {exc}"]) for section in enabled}
+            return {section: Validation(None, errors=[f"{section}: {exc}"]) for section in sections}
         if not isinstance(data, dict):
-            return {s: Validation(None, errors=[f"{s}: expected one JSON object with all keys"]) for s in enabled}
+            return {s: Validation(None, errors=[f"{s}: expected one JSON object with all keys"]) for s in sections}
         results: dict[str, Validation] = {}
-        for section in enabled:
+        for section in sections:
             key = COMBINED_KEYS[section]
             if key not in data:
                 results[section] = Validation(None, errors=[f'{section}: the key "{key}" is missing'])
@@ -137,10 +153,12 @@ def _combined_job(profile: Profile, rendering: str, facts: TranscriptFacts) -> A
                 )
             elif section == "sentiment":
                 results[section] = validate_sentiment_data({"answers": data[key]}, questions, facts)
+            elif section == CHECKS:
+                results[section] = validate_checks_data({"checks": data[key]}, checks, facts)
             else:
                 results[section] = validate_action_items_data({"action_items": data[key]})
         return results
 
     request = chat_request(profile, model=None, max_tokens=profile.llm.combined_max_tokens, content=content,
                            schema_name=schemas.SCHEMA_NAMES[COMBINED], schema=schema)
-    return AnalysisJob(name=COMBINED, request=request, validate=validate, sections=tuple(enabled))
+    return AnalysisJob(name=COMBINED, request=request, validate=validate, sections=tuple(sections))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from call_analytics.analyses.checks import checks_text
 from call_analytics.profiles.model import (
     ActionItemsAnalysis,
     PhasesAnalysis,
@@ -80,12 +81,14 @@ def phases_prompt(config: PhasesAnalysis, transcript_format: str, rendering: str
     )
 
 
-def sentiment_prompt(config: SentimentAnalysis, transcript_format: str, rendering: str) -> str:
+def sentiment_prompt(config: SentimentAnalysis, transcript_format: str, rendering: str,
+                     checks: list[str] | None = None) -> str:
     # the compact rendering starts with its own "Transcript (...)" header line
     block = rendering.strip("\n") if transcript_format == "compact" else f"Transcript:\n{rendering.strip()}"
+    extra = f'\n\nAlso, under the key "checks": {checks_text(checks)}' if checks else ""
     return (
         f"{_lines(SENTIMENT_INTRO, FORMAT_NOTES[transcript_format])}\n\n{block}\n\n"
-        f"Questions:\n{questions_text(config)}\n\n{SENTIMENT_FORMAT}"
+        f"Questions:\n{questions_text(config)}\n\n{SENTIMENT_FORMAT}{extra}"
     )
 
 
@@ -102,6 +105,7 @@ def combined_prompt(
     action_items: ActionItemsAnalysis | None,
     transcript_format: str,
     rendering: str,
+    checks: list[str] | None = None,
 ) -> str:
     parts = [
         _lines("Complete every task below for the phone call transcript at the end. "
@@ -121,6 +125,9 @@ def combined_prompt(
     if action_items:
         number += 1
         parts.append(f'Task {number} (key "action_items"):\n{action_items_task(action_items)}')
+    if checks:
+        number += 1
+        parts.append(f'Task {number} (key "checks"):\n{checks_text(checks)}')
     parts.append(transcript_block(transcript_format, rendering))
     return "\n\n".join(parts)
 

@@ -78,8 +78,11 @@ def phases_schema(phase_names: list[str]) -> dict[str, Any]:
     return _object({"phases": phases_property(phase_names)})
 
 
-def sentiment_schema(questions: list[str]) -> dict[str, Any]:
-    return _object({"answers": answers_property(questions)})
+def sentiment_schema(questions: list[str], checks: list[str] | None = None) -> dict[str, Any]:
+    properties = {"answers": answers_property(questions)}
+    if checks:
+        properties["checks"] = checks_property(checks)
+    return _object(properties)
 
 
 def action_items_schema() -> dict[str, Any]:

@@ -22,5 +22,6 @@ def handler(event: dict, context) -> dict:
         settings=settings,
         calls=wiring.calls_table(settings.CALLS_TABLE),
         notifier=wiring.notifier(settings.RESULTS_TOPIC_ARN),
+        store=wiring.results_store(),
     )
     return dump(result)

@@ -14,6 +14,7 @@ from typing import Any
 from call_analytics.analyses.catalog import analyses_to_run
 from call_analytics.errors import TransientError
 from call_analytics.logic.common import load_call_profile, result_key, utc_now
+from call_analytics.logic.conversation import call_roles, store_metrics
 from call_analytics.models import CallState, CallStatus, FetchRetry, TranscriptSummary
 from call_analytics.observability import MetricUnit, logger, metrics
 from call_analytics.outages import OUTAGE_ERRORS, ride_out
@@ -69,11 +70,14 @@ def _fetch(state: CallState, *, settings: FetchTranscriptSettings, aai: Any, sto
         vtt = aai.get_vtt(state.transcript_id)
         store.put_text(bucket, result_key(prefix, call_id, "captions.vtt"), vtt, content_type="text/vtt; charset=utf-8")
     analyses = [] if skip_reason else analyses_to_run(profile)
+    roles = call_roles(transcript, profile, calls.get_call(call_id))
+    store_metrics(transcript, profile, roles, store=store, calls=calls, bucket=bucket, prefix=prefix, call_id=call_id)
 
     fields = {
         "audio_duration": facts.audio_duration,
         "word_count": facts.word_count,
         "speakers": facts.speakers,
+        "roles": roles.to_record(),
         "language_code": facts.language_code,
         "has_speech": has_speech,
         "skip_reason": skip_reason,

@@ -11,9 +11,18 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from call_analytics.errors import InvalidProfile
 from call_analytics.logic.accounting import estimate_cost, llm_usage, workflow_stats
-from call_analytics.logic.common import iso, results_prefix, utc_now
-from call_analytics.logic.notifications import VALIDITY_ATTRIBUTES, completion_message
+from call_analytics.logic.common import iso, result_key, results_prefix, utc_now
+from call_analytics.logic.conversation import (
+    METRICS_ITEM,
+    CategoryOutcome,
+    call_roles,
+    check_answers,
+    store_categories,
+    stored_roles,
+)
+from call_analytics.logic.notifications import CATEGORIES_ATTRIBUTE, VALIDITY_ATTRIBUTES, completion_message
 from call_analytics.models import CallState, CallStatus, FinalizeResult
 from call_analytics.observability import MetricUnit, logger, metrics
 from call_analytics.settings import FinalizeCallSettings
@@ -25,11 +34,15 @@ def finalize_call(
     settings: FinalizeCallSettings,
     calls: Any,
     notifier: Any,
+    store: Any,
     now: Callable[[], datetime] = utc_now,
 ) -> FinalizeResult:
     call_id = state.call_id
     items = calls.list_analyses(call_id)
     transcript = state.transcript.model_dump(mode="json") if state.transcript else None
+    categories = evaluate_call_categories(call_id, items, settings=settings, calls=calls, store=store)
+    if categories is not None:
+        items = calls.list_analyses(call_id)
     validity = analyses_validity(items, expected=(transcript or {}).get("analyses") or [],
                                  skipped=bool((transcript or {}).get("skip_reason")))
     invalid = validity["invalid"]
@@ -77,8 +90,11 @@ def finalize_call(
                                    "llm": record.get("llm_usage") or usage, "cost": record.get("cost") or cost},
         status=status, validity=validity,
     )
+    matched = record.get("categories") or (categories.matched if categories else [])
+    message["categories"] = matched
     message_id = notifier.publish(message, status=status, profile=state.profile,
-                                  attributes={k: validity[k] for k in VALIDITY_ATTRIBUTES})
+                                  attributes={**{k: validity[k] for k in VALIDITY_ATTRIBUTES},
+                                              CATEGORIES_ATTRIBUTE: matched})
     calls.update_fields(call_id, {"completion_notified": True})
     logger.info("call finished", extra={"status": status, "invalid_analyses": invalid, "message_id": message_id})
     return FinalizeResult(call_id=call_id, status=status, message_id=message_id, notified=True)
@@ -87,6 +103,7 @@ def finalize_call(
 def analyses_validity(items: list[dict[str, Any]], *, expected: list[str], skipped: bool) -> dict[str, Any]:
     """How many of the call's analyses are valid: a planned analysis (a Map item: an analysis, or `combined`, whose
     items name it as their `request`) without any stored item counts as invalid."""
+    items = [i for i in items if not i.get("computed")]  # metrics, categories: not LLM answers (logic/conversation)
     stored = {i["analysis"]: i for i in items if i.get("analysis")}
     covered = set(stored) | {i.get("request") for i in items if i.get("request")}
     names = sorted({*stored, *(e for e in expected if e not in covered)})
@@ -98,3 +115,33 @@ def analyses_validity(items: list[dict[str, Any]], *, expected: list[str], skipp
         summary = "all" if not invalid else ("none" if not valid else "some")
     return {"analyses_valid": summary, "analyses_valid_count": len(valid), "analyses_total": len(names),
             "invalid": invalid}
+
+
+def evaluate_call_categories(call_id: str, items: list[dict[str, Any]], *, settings: FinalizeCallSettings,
+                             calls: Any, store: Any) -> CategoryOutcome | None:
+    """The profile snapshot's categories on the stored transcript, metrics and check answers; None when the
+    profile defines none. A call whose transcript or profile snapshot is gone keeps going without categories
+    (logged and recorded as `categories_error`): the analyses it has are still announced."""
+    from call_analytics.adapters.results_store import ObjectMissing
+    from call_analytics.profiles.loader import profile_from_snapshot
+
+    bucket, prefix = settings.RECORDINGS_BUCKET, settings.RESULTS_PREFIX
+    try:
+        profile = profile_from_snapshot(store.get_json(bucket, result_key(prefix, call_id, "profile.json")))
+        if not profile.categories:
+            return None
+        transcript = store.get_json(bucket, result_key(prefix, call_id, "transcript.json"))
+    except (ObjectMissing, InvalidProfile) as exc:
+        logger.warning("categories not evaluated", extra={"reason": str(exc)})
+        calls.update_fields(call_id, {"categories_error": str(exc)[:300]})
+        return None
+    record = calls.get_call(call_id) or {}
+    roles = stored_roles(record) or call_roles(transcript, profile, record)
+    metrics_item = next((i for i in items if i.get("analysis") == METRICS_ITEM), None)
+    metrics_result = (metrics_item or {}).get("result")
+    if metrics_result is None:
+        from call_analytics.conversation.metrics import conversation_metrics
+
+        metrics_result = conversation_metrics(transcript, roles, profile.metrics)
+    return store_categories(transcript, profile, roles, metrics_result, check_answers(items), store=store,
+                            calls=calls, bucket=bucket, prefix=prefix, call_id=call_id)

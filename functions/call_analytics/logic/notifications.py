@@ -11,6 +11,9 @@ MESSAGE_VERSION = 1
 #: on a finished call's message and as its SNS message attributes (filterable): "all"|"some"|"none"|"skipped", counts
 VALIDITY_ATTRIBUTES = ("analyses_valid", "analyses_valid_count", "analyses_total")
 SHORT_ANSWER_CHARS = 160
+#: a finished call's matched categories, as a String.Array message attribute: the filter policy
+#: {"categories": ["escalation"]} receives only the calls in that category (docs/data-model.md "Categories")
+CATEGORIES_ATTRIBUTE = "categories"
 
 
 def recording_ref(recording: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -52,8 +55,26 @@ def digest(analysis_items: list[dict[str, Any]]) -> dict[str, Any]:
     actions = (by_name.get("action_items") or {}).get("result") or {}
     if "action_items" in by_name:
         result["action_items"] = len(actions.get("action_items", []))
+    if "metrics" in by_name:
+        result["metrics"] = metrics_digest((by_name.get("metrics") or {}).get("result") or {})
+    if "categories" in by_name:
+        result["categories"] = ((by_name.get("categories") or {}).get("result") or {}).get("matched", [])
     result["invalid_analyses"] = sorted(n for n, item in by_name.items() if not item.get("valid"))
     return result
+
+
+def metrics_digest(metrics: dict[str, Any]) -> dict[str, Any]:
+    """Per role: talk share, words per minute, turns, interruptions; the call: non-talk share, longest silence,
+    agent response latency (the full document: results/<call_id>/metrics.json)."""
+    roles = {
+        role: {k: entry.get(k) for k in ("talk_share", "words_per_minute", "turns", "interruptions")}
+        for role, entry in (metrics.get("roles") or {}).items()
+    }
+    non_talk = metrics.get("non_talk") or {}
+    latency = metrics.get("response_latency") or {}
+    return {"roles": roles, "non_talk_share": non_talk.get("share"),
+            "longest_silence_seconds": (non_talk.get("longest_silence") or {}).get("seconds"),
+            "response_latency_median_seconds": latency.get("median_seconds")}
 
 
 def accounting_digest(accounting: dict[str, Any] | None) -> dict[str, Any]:

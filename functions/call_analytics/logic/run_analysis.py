@@ -24,8 +24,10 @@ from typing import Any
 from call_analytics.analyses.catalog import COMBINED, build_job
 from call_analytics.analyses.runner import Attempt, JobOutcome, run_job, usage_of
 from call_analytics.compact import render_compact
+from call_analytics.conversation.roles import RoleMap
 from call_analytics.errors import AnalysisBudgetExhausted, PermanentError, ThrottledError, TransientError
 from call_analytics.logic.common import load_call_profile, result_key, utc_now
+from call_analytics.logic.conversation import call_roles, stored_roles
 from call_analytics.models import AnalysisRef, AnalysisTask, AnalysisThrottled, ThrottleState
 from call_analytics.observability import MetricUnit, logger, metrics
 from call_analytics.outages import ride_out
@@ -127,7 +129,9 @@ def run_analysis(
     throttle = task.throttle or ThrottleState()
     profile = load_call_profile(store, profiles, bucket, prefix, call_id, task.profile)
     transcript = store.get_json(bucket, result_key(prefix, call_id, "transcript.json"))
-    rendering = _render(profile, transcript, store, bucket, prefix, call_id)
+    record = calls.get_call(call_id)
+    roles = stored_roles(record) or call_roles(transcript, profile, record)
+    rendering = _render(profile, transcript, roles, store, bucket, prefix, call_id)
     job = build_job(task.analysis, profile, rendering, facts_for_validation(transcript))
     gateway = RateLimitedGateway(aai.chat_completion, limiter, settings.llm_requests_per_minute, jitter=jitter)
     try:
@@ -202,10 +206,13 @@ def _outage(task: AnalysisTask, throttle: ThrottleState, gateway: RateLimitedGat
     )
 
 
-def _render(profile: Profile, transcript: dict, store: Any, bucket: str, prefix: str, call_id: str) -> str:
+def _render(profile: Profile, transcript: dict, roles: RoleMap, store: Any, bucket: str, prefix: str,
+            call_id: str) -> str:
     if profile.llm.transcript_format == "vtt":
-        return store.get_text(bucket, result_key(prefix, call_id, "captions.vtt"))
-    return render_compact(transcript, profile.transcription.channel_names)
+        vtt = store.get_text(bucket, result_key(prefix, call_id, "captions.vtt"))
+        who = ", ".join(f"speaker {sid} is the {role}" for sid, role in roles.speakers.items())
+        return f"{vtt.rstrip()}\n\nNOTE Speakers: {who}.\n" if who else vtt  # a VTT comment block
+    return render_compact(transcript, profile.transcription.channel_names, roles)
 
 
 def _refused(name: str, sections: tuple[str, ...], reason: str, model: str) -> JobOutcome:

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from call_analytics.adapters.results_store import ObjectMissing
+from call_analytics.conversation.roles import OVERRIDE_METADATA_KEY, ROLE_OVERRIDE_FIELD, parse_override
 from call_analytics.errors import PERMANENT_CALL_ERRORS, InvalidRecording
 from call_analytics.logic.common import iso, save_profile_snapshot, utc_now
 from call_analytics.logic.notifications import failure_message
@@ -121,6 +122,7 @@ def _start(obj: UploadedObject, deps: StartCallDeps) -> dict[str, Any]:
         if refusal:
             raise InvalidRecording(f"s3://{obj.bucket}/{obj.key}: {refusal}")
         profile = deps.profiles.load(profile_name)
+        roles_override = parse_override(head["metadata"].get(OVERRIDE_METADATA_KEY), profile.roles.names)
         save_profile_snapshot(deps.store, deps.settings.RECORDINGS_BUCKET, deps.settings.RESULTS_PREFIX, call_id,
                               profile)
     except PERMANENT_CALL_ERRORS as exc:
@@ -136,7 +138,8 @@ def _start(obj: UploadedObject, deps: StartCallDeps) -> dict[str, Any]:
     # only from RECEIVED: the execution may already have moved the call on
     deps.calls.set_status(
         call_id, CallStatus.QUEUED, detail="execution started; waiting for a transcription slot",
-        fields={"execution_arn": execution_arn, "profile": profile.name, "recording_size": head["size"]},
+        fields={"execution_arn": execution_arn, "profile": profile.name, "recording_size": head["size"],
+                ROLE_OVERRIDE_FIELD: roles_override},
         only_if_not=ACTIVE_OR_DONE,
     )
     deps.calls.update_fields(call_id, {"execution_arn": execution_arn})

@@ -28,6 +28,12 @@ def transcript_params(profile: Profile, *, audio_url: str, channels: int | None)
         params["speaker_labels"] = True
         if t.speakers_expected:
             params["speakers_expected"] = t.speakers_expected
+        if profile.roles.mono == "speaker_identification":
+            # AssemblyAI labels the speakers with the role names (conversation/roles.py reads them back)
+            params["speech_understanding"] = {"request": {"speaker_identification": {
+                "speaker_type": "role", "known_values": [r.capitalize() for r in profile.roles.names]}}}
+    if t.sentiment_analysis:
+        params["sentiment_analysis"] = True
     if t.language_code:
         params["language_code"] = t.language_code
     elif t.language_detection:

@@ -16,6 +16,7 @@ from pydantic import (
 )
 
 from call_analytics.errors import InvalidProfile
+from call_analytics.profiles.categories import Category, questions_of, roles_of, uses_sentiment
 
 PROFILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 ANALYSIS_NAMES = ("phases", "sentiment", "action_items")
@@ -62,6 +63,8 @@ class Transcription(_Strict):
     redact_pii_policies: list[str] = Field(default_factory=list)
     redact_pii_sub: Literal["hash", "entity_name"] | None = None
     redact_pii_audio: bool = False
+    #: AssemblyAI's per-sentence sentiment (`sentiment_analysis_results`): conversation metrics per role and quarter
+    sentiment_analysis: bool = False
 
     @field_validator("keyterms_prompt")
     @classmethod
@@ -80,6 +83,53 @@ class Transcription(_Strict):
         if self.expected_languages and not self.language_detection:
             raise ValueError("expected_languages needs language_detection: true")
         return self
+
+
+ROLE_NAME = re.compile(r"^[a-z][a-z_-]{0,31}$")
+AGENT, CUSTOMER = "agent", "customer"
+
+
+class Roles(_Strict):
+    """Who is who (docs/data-model.md "Speaker roles"). Stereo: `channels` (default: channel 1 the first role,
+    channel 2 the second). Mono: AssemblyAI's speaker identification by role (`speaker_identification`), or the
+    `heuristic` (greeting and self-introduction cues, else `first_speaker` speaks first). An upload's metadata
+    `speaker-roles` (`A=customer,B=agent` or `1=agent,2=customer`) overrides both."""
+
+    names: list[str] = Field(default_factory=lambda: [AGENT, CUSTOMER], min_length=1, max_length=10)
+    channels: dict[str, str] = Field(default_factory=dict)
+    mono: Literal["heuristic", "speaker_identification"] = "heuristic"
+    first_speaker: str = AGENT
+
+    @field_validator("names")
+    @classmethod
+    def _plain_names(cls, names: list[str]) -> list[str]:
+        bad = [n for n in names if not ROLE_NAME.match(n)]
+        if bad:
+            raise ValueError(f"role names are lower-case words (letters, '_' or '-'): {bad}")
+        if len(set(names)) != len(names):
+            raise ValueError(f"role names must be unique: {names}")
+        return names
+
+    @model_validator(mode="after")
+    def _known_roles(self) -> Roles:
+        unknown = sorted({r for r in [*self.channels.values(), self.first_speaker] if r not in self.names})
+        if unknown:
+            raise ValueError(f"roles {unknown} are not in roles.names {self.names}")
+        bad_channels = [c for c in self.channels if not c.isdigit()]
+        if bad_channels:
+            raise ValueError(f"roles.channels keys are channel numbers (\"1\", \"2\"): {bad_channels}")
+        return self
+
+
+class MetricsOptions(_Strict):
+    """Thresholds of the conversation metrics (conversation/metrics.py)."""
+
+    #: mono: a turn that starts less than this after the other speaker stopped counts as an interruption
+    interruption_gap_seconds: float = Field(0.2, ge=0, le=5)
+    #: multichannel: overlapping speech shorter than this is backchannel noise, not an interruption
+    min_overlap_seconds: float = Field(0.3, ge=0, le=10)
+    #: silences at least this long are listed (`non_talk.long_silences`)
+    long_silence_seconds: float = Field(5.0, gt=0, le=600)
 
 
 class AnalysisBase(_Strict):
@@ -156,6 +206,9 @@ class Profile(_Strict):
     llm: LlmOptions
     analyses: Analyses
     min_words_for_analysis: int = Field(1, ge=1)
+    roles: Roles = Field(default_factory=Roles)
+    metrics: MetricsOptions = Field(default_factory=MetricsOptions)
+    categories: list[Category] = Field(default_factory=list, max_length=100)
 
     @field_validator("name")
     @classmethod
@@ -163,6 +216,38 @@ class Profile(_Strict):
         if not PROFILE_NAME.match(name):
             raise ValueError("profile name: letters, digits, '.', '_' or '-', at most 64 characters")
         return name
+
+    @model_validator(mode="after")
+    def _categories_fit(self) -> Profile:
+        names = [c.name for c in self.categories]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"category names must be unique: {duplicates}")
+        for category in self.categories:
+            unknown = sorted(roles_of([category]) - set(self.roles.names))
+            if unknown:
+                raise ValueError(f"category {category.name!r} uses roles {unknown} not in roles.names "
+                                 f"{self.roles.names}")
+            if uses_sentiment(category) and not self.transcription.sentiment_analysis:
+                raise ValueError(f"category {category.name!r} has a sentiment rule: it needs "
+                                 "transcription.sentiment_analysis: true")
+            if questions_of([category]) and self.check_carrier() is None:
+                raise ValueError(f"category {category.name!r} asks the LLM a question: it needs llm.mode "
+                                 "\"combined\" or the sentiment analysis enabled (the question rides in that request)")
+        if self.roles.mono == "speaker_identification" and not self.transcription.speaker_labels:
+            raise ValueError("roles.mono speaker_identification needs transcription.speaker_labels: true")
+        return self
+
+    def check_questions(self) -> list[str]:
+        """The categories' yes/no questions (answered under `checks` in the carrying request)."""
+        return questions_of(self.categories)
+
+    def check_carrier(self) -> str | None:
+        """The Map item whose request carries the categories' questions: `combined`, else `sentiment`."""
+        enabled = self.enabled_analyses()
+        if self.llm.mode == "combined" and enabled:
+            return "combined"
+        return "sentiment" if "sentiment" in enabled else None
 
     def enabled_analyses(self) -> list[str]:
         return [n for n in ANALYSIS_NAMES if (a := getattr(self.analyses, n)) is not None and a.enabled]
