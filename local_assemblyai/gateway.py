@@ -1,7 +1,8 @@
 """LLM Gateway (`POST /v1/chat/completions`): request rules, pluggable answering engines, responses.
 
 Engines:
-* `OfflineEngine` - the built-in analyzers (no LLM): structured analyses by json_schema name,
+* `OfflineEngine` - the built-in analyzers (no LLM): structured analyses by json_schema name, free-form
+  prompts by what they ask for (phases JSON, question lists, action items, summaries; analyzers/prompt_kinds.py),
   labelled extractive answers otherwise.
 * `ProxyEngine` - forwards to any OpenAI-compatible endpoint (base_url + key from an env var).
 
@@ -23,7 +24,6 @@ from typing import Any, Protocol
 import aiohttp
 
 from .analyzers import AnalysisInput, OfflineAnalyzer, message_text
-from .analyzers.extractive import summarize_text
 from .config import LlmConfig
 from .transcript_parse import Line
 
@@ -82,12 +82,12 @@ class OfflineEngine:
         self.analyzer = analyzer or OfflineAnalyzer()
 
     def _answer(self, req: EngineRequest) -> str:
-        if req.turn_text is not None and not req.body.get("response_format"):
-            return summarize_text(req.turn_text, self.analyzer.encoder)
+        # a streaming turn ({{turn}}) is answered from the turn's text; structured requests from the message
+        turn = req.turn_text if not req.body.get("response_format") else None
         return self.analyzer.answer(AnalysisInput(messages=req.body["messages"],
                                                   response_format=req.body.get("response_format"),
                                                   stored_lines=req.stored_lines,
-                                                  substituted_text=req.substituted_text))
+                                                  substituted_text=req.substituted_text), turn_text=turn)
 
     async def complete(self, req: EngineRequest) -> EngineReply:
         content = await asyncio.get_running_loop().run_in_executor(None, self._answer, req)

@@ -1,12 +1,19 @@
-"""Call phases by ordered segmentation of sentence embeddings (centred monotonic DP).
+"""Call phases by ordered segmentation (centred monotonic DP over per-line phase scores).
 
-S[i, k] = cos(line i, prototype of phase k), centred per prototype over the call (so a prototype
-that is close to everything cannot swallow the call). A dynamic program picks non-decreasing
-phase labels that start in the first phase and end in the last (when there are enough lines),
-maximising the summed similarity. Phases are therefore ordered, contiguous and cover the call.
+S[i, k] = similarity of line i to phase k, centred per phase over the call (so a phase that is close to
+everything cannot swallow the call), where the similarity is the mean of the line's two best cosines to the
+phase's anchor sentences (MiniLM) plus a bonus for the phase's cue phrases, smoothed with the neighbouring
+lines. Phase names are mapped to a canonical type (introduction/greeting/opening, complaint/problem/issue,
+discovery, pitch, objections, resolution/solution, goodbye/closing, close); an unknown name is represented by
+its own words. A dynamic program picks non-decreasing phase labels that start in the first phase and end in
+the last (when there are enough lines), maximising the summed score. Phases are therefore ordered,
+contiguous and cover the call.
 """
 
 from __future__ import annotations
+
+import re
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -14,25 +21,137 @@ from ..text_encoder import MiniLMEncoder
 from ..transcript_parse import Line
 from .common import format_line
 
-# Generic descriptions, written for any support call (not copied from the sample scripts).
-PROTOTYPES: dict[str, str] = {
-    "introduction": "The agent greets the caller, introduces themselves and the company and asks how they can "
-                    "help; the caller says who they are and confirms their account details.",
-    "greeting": "The agent greets the caller and introduces themselves.",
-    "complaint": "The customer describes the problem they are having and complains about a fault, poor service "
-                 "or an unexpected charge, and the agent asks questions about the issue.",
-    "problem": "The customer describes the problem they are having and the agent asks questions about it.",
-    "issue": "The customer describes the issue they are having and the agent asks questions about it.",
-    "resolution": "The agent offers a solution such as a refund, a discount, a repair or a fix, explains the "
-                  "next steps and when they will happen, and the customer agrees.",
-    "solution": "The agent offers a solution and explains the next steps.",
-    "goodbye": "The agent asks whether there is anything else, both thank each other and say goodbye.",
-    "closing": "The agent asks whether there is anything else, both thank each other and say goodbye.",
+
+@dataclass(frozen=True)
+class PhaseType:
+    names: tuple[str, ...]
+    anchors: tuple[str, ...]
+    cues: re.Pattern
+
+
+def _rx(pattern: str) -> re.Pattern:
+    return re.compile(pattern, re.IGNORECASE)
+
+
+# Generic descriptions and cue phrases, written for any support or sales call (not copied from sample scripts).
+PHASE_TYPES: dict[str, PhaseType] = {
+    "opening": PhaseType(
+        ("introduction", "intro", "greeting", "greetings", "opening", "welcome", "identification", "verification"),
+        ("Thank you for calling, my name is Sam, how can I help you today?",
+         "Hi, this is Alex from the support team.",
+         "Can I have your name and account number, please?",
+         "For security, can you confirm your date of birth?",
+         "Hello, my name is Jordan and I am calling about my account."),
+        _rx(r"\b(?:thanks?\s+(?:you\s+)?for\s+(?:calling|holding)|welcome\s+to|you've\s+reached|speaking\b|"
+            r"my\s+name\s+is|this\s+is\s+\w+|how\s+(?:can|may)\s+i\s+(?:help|assist)|what\s+can\s+i\s+do\s+for\s+you|"
+            r"who\s+(?:do\s+i\s+have|am\s+i\s+speaking)|am\s+i\s+speaking\s+with|date\s+of\s+birth|"
+            r"account\s+number|post\s*code|zip\s+code|reference|member\s+number|verif\w*|security|"
+            r"confirm\s+(?:your|the)\s+(?:name|address|account|email|first\s+line)|good\s+time|returning\s+your\s+call|"
+            r"calling\s+from|(?:hi|hello|hey|good\s+(?:morning|afternoon|evening))\b)")),
+    "problem": PhaseType(
+        ("complaint", "complaints", "problem", "problems", "issue", "issues", "reason for call", "reason for calling",
+         "inquiry", "enquiry", "request", "concern", "diagnosis", "troubleshooting"),
+        ("My internet stopped working and it keeps dropping out.",
+         "I was charged twice this month and I am really frustrated.",
+         "The product arrived broken and nobody has helped me.",
+         "This is unacceptable, I have been waiting for weeks.",
+         "When exactly does the problem happen?"),
+        _rx(r"\b(?:problem|issue|not\s+working|doesn't\s+work|won't|stopped|error|charged|overcharg\w*|twice|"
+            r"wrong|broken|delayed|missed|frustrat\w*|angry|ridiculous|unacceptable|terrible|worst|disappoint\w*|"
+            r"complain\w*|don't\s+understand|never\s+(?:made|received|arrived)|fault|fraud|stuck|urgent|"
+            r"can't|cannot|keeps|still\s+(?:not|hasn't)|went\s+up|too\s+expensive|out\s+of\s+date|"
+            r"what\s+(?:seems\s+to\s+be|happened)|what's\s+going\s+on|when\s+(?:exactly|did))\b")),
+    "discovery": PhaseType(
+        ("discovery", "needs analysis", "needs assessment", "qualification", "questions", "fact finding"),
+        ("How does your team handle this at the moment?", "How many customers do you have each month?",
+         "What are you using today, and what does it cost you?", "Tell me a bit about your business."),
+        _rx(r"\b(?:at\s+the\s+moment|currently|today|how\s+(?:many|much|often|does|do)|what\s+(?:do|does)\s+you|"
+            r"tell\s+me\s+about|each\s+month|typical|roughly|mostly)\b")),
+    "pitch": PhaseType(
+        ("pitch", "presentation", "demo", "demonstration", "proposal", "offer", "value proposition", "product"),
+        ("Our product would do this for you automatically.", "Customers like you usually save a lot of money.",
+         "That would pay for itself in a year.", "With our plan you get twice the features."),
+        _rx(r"\b(?:would|could)\s+(?:pull|save|cover|give|help|let|pay|cut|reduce)|\bour\s+(?:product|system|plan|"
+            r"service|platform|solution)|\busually\s+see|\bpay\s+for\s+itself|\bgood\s+fit|\bteams?\s+(?:like|your)")),
+    "objections": PhaseType(
+        ("objections", "objection", "objection handling", "concerns", "negotiation", "hesitation"),
+        ("It sounds good, but the price worries me.", "I am not sure this is right for us.",
+         "Another company quoted us less.", "That is a fair point, let me address that concern."),
+        _rx(r"\b(?:but\s+the\s+price|worr\w*|concern\w*|not\s+sure|expensive|too\s+(?:long|much|expensive)|"
+            r"quoted|cheaper|don't\s+want|afraid|hesitant|fair\s+point|understood|i\s+hear\s+you)\b")),
+    "resolution": PhaseType(
+        ("resolution", "solution", "solutions", "fix", "resolve", "next steps", "outcome", "remedy", "settlement"),
+        ("Here is what I can do for you: I will refund the payment today.",
+         "I have booked a technician for Thursday morning.",
+         "I can offer you a discount and a credit on your next bill.",
+         "Your replacement will arrive within five business days.",
+         "That works for me, thank you."),
+        _rx(r"\b(?:here(?:'s|\s+is)\s+(?:what|the\s+plan)|i\s+can\s+(?:offer|give|move|set|do|fix|send)|i'll|i\s+will|"
+            r"i'm\s+(?:going\s+to|also|issuing|refunding|adding|arranging|sending|booking)|we'll|we\s+will|"
+            r"i've\s+(?:applied|found|booked|issued|processed|arranged|added)|good\s+news|refund\w*|credit|"
+            r"discount|replacement|book(?:ed)?|schedul\w*|fixed|works\s+now|resolved|voucher|engineer|technician|"
+            r"should\s+(?:appear|arrive)|business\s+days|covered|confirmed)\b")),
+    "goodbye": PhaseType(
+        ("goodbye", "closing", "wrap-up", "wrap up", "farewell", "conclusion", "end", "ending", "sign-off",
+         "end of call"),
+        ("Is there anything else I can help you with today?", "No, that's everything, thank you.",
+         "Have a great day, goodbye.", "Thanks for calling, take care."),
+        _rx(r"\b(?:anything\s+else|that's\s+(?:all|it|everything)|that\s+covers|have\s+a\s+(?:good|great|nice|"
+            r"wonderful|lovely)|take\s+care|good\s*bye|bye|thanks?\s+for\s+(?:calling|your\s+(?:patience|time|help))|"
+            r"glad\s+i\s+could\s+help|safe\s+travels|good\s+luck|feel\s+better|enjoy|you're\s+(?:very\s+)?welcome|"
+            r"my\s+pleasure|you\s+too|cheers)\b")),
+    "close": PhaseType(
+        ("close", "closing the sale", "call to action", "commitment", "agreement", "decision"),
+        ("How about we start a free trial today?", "Shall I send you the contract?",
+         "Great, I will send the invitation this afternoon.", "I need to think about it first."),
+        _rx(r"\b(?:trial|sign\s+up|go\s+ahead|next\s+step|shall\s+i|how\s+about|let's|send\s+(?:you|the)|"
+            r"think\s+about\s+it|call\s+you\s+back|decide|contract|i'll\s+send|book\s+an?)\b")),
 }
+_NAME_INDEX = {n: key for key, t in PHASE_TYPES.items() for n in t.names}
+CUE_WEIGHT = 0.08
+NEIGHBOUR_WEIGHT = 0.1
+
+
+def phase_type(name: str, all_names: list[str]) -> PhaseType | None:
+    low = name.strip().lower()
+    key = _NAME_INDEX.get(low)
+    if key == "close" and not any(_NAME_INDEX.get(n.lower()) in ("goodbye",) for n in all_names):
+        # "Close" in a list without a separate goodbye phase: the sales close, ending with the goodbye
+        return PhaseType(PHASE_TYPES["close"].names, PHASE_TYPES["close"].anchors + PHASE_TYPES["goodbye"].anchors,
+                         _rx(PHASE_TYPES["close"].cues.pattern + "|" + PHASE_TYPES["goodbye"].cues.pattern))
+    if key is None:
+        for n, k in _NAME_INDEX.items():
+            if re.search(rf"\b{re.escape(n)}\b", low):
+                key = k
+                break
+    return PHASE_TYPES.get(key) if key else None
 
 
 def prototype_for(name: str) -> str:
-    return PROTOTYPES.get(name.strip().lower(), f"This part of the call is the {name}.")
+    t = phase_type(name, [name])
+    return " ".join(t.anchors) if t else f"This part of the call is the {name}."
+
+
+def phase_scores(lines: list[Line], names: list[str], encoder: MiniLMEncoder) -> np.ndarray:
+    """S[i, k]: centred, smoothed similarity of line i to phase k (anchors + cue phrases)."""
+    emb = encoder.encode([ln.text for ln in lines])
+    cols = []
+    for name in names:
+        t = phase_type(name, names)
+        anchors = list(t.anchors) if t else [f"This part of the call is the {name}.", name]
+        a = encoder.encode(anchors)
+        sims = emb @ a.T
+        top = np.sort(sims, axis=1)[:, -2:] if sims.shape[1] > 1 else sims
+        col = top.mean(axis=1)
+        if t:
+            col = col + CUE_WEIGHT * np.array([min(2, len(t.cues.findall(ln.text))) for ln in lines])
+        cols.append(col)
+    sim = np.stack(cols, axis=1)
+    sim = sim - sim.mean(axis=0, keepdims=True)
+    if len(lines) > 2:
+        padded = np.vstack([sim[:1], sim, sim[-1:]])
+        sim = (1 - NEIGHBOUR_WEIGHT) * sim + NEIGHBOUR_WEIGHT / 2 * (padded[:-2] + padded[2:])
+    return sim
 
 
 def monotonic_labels(scores: np.ndarray, force_ends: bool = True, no_skip: bool = False) -> list[int]:
@@ -80,9 +199,7 @@ def analyze_phases(lines: list[Line], phase_names: list[str], encoder: MiniLMEnc
     if not lines:
         return []
     emb = encoder.encode([ln.text for ln in lines])
-    proto = encoder.encode([prototype_for(p) for p in names])
-    sim = emb @ proto.T
-    sim = sim - sim.mean(axis=0, keepdims=True)
+    sim = phase_scores(lines, names, encoder)
     enough = len(lines) >= len(names)
     labels = monotonic_labels(sim, force_ends=enough, no_skip=enough)
     phases: list[dict] = []
