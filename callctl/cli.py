@@ -62,6 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
                                    "--duration ran out first (for scripts: `watch --count 1 --duration 600`).")
     p.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
     p.add_argument("--count", type=int, default=None, help="stop after this many notifications")
+    p.add_argument("--category", action="append", default=None, metavar="NAME",
+                   help="only calls in this category (repeatable: any of them); an SNS filter policy on the "
+                        "`categories` message attribute, as a subscriber's alert would use")
     p = sub.add_parser("profiles", help="list (validated), validate or push analysis profiles",
                        description="list: the bundled and bucket profiles, each validated as start_call loads it; "
                                    "exits 1 if any is invalid. validate FILE: exits 2 if the file is invalid. "
@@ -72,6 +75,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("redrive", help="re-run failed calls (or re-analyse a call) from the stored transcript")
     p.add_argument("call_ids", nargs="*")
     p.add_argument("--failed", action="store_true", help="all FAILED calls (newest 100)")
+    p.add_argument("--recompute", action="store_true",
+                   help="recompute roles, conversation metrics and categories of finished calls (the named ones, "
+                        "or with --all every COMPLETED/PARTIAL call) from the stored transcript and the current "
+                        "profile: no transcription; an LLM request only for category questions never answered")
+    p.add_argument("--all", action="store_true", help="with --recompute: every finished call (newest 1000)")
     p.add_argument("--force", action="store_true",
                    help="also calls that look in progress (stopped executions), and with --failed also those that "
                         "failed for good (not audio, too short, empty, unsupported type: transcribed and paid again)")
@@ -116,11 +124,14 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "watch":
             if args.count is not None and args.count < 1:
                 raise CallctlError("--count must be at least 1")
-            received = commands.watch(target, console, args.duration, args.count)
+            received = commands.watch(target, console, args.duration, args.count, categories=args.category)
             if args.count and received < args.count:
                 return 1
         elif args.command == "redrive":
-            commands.redrive(target, console, args.call_ids, args.failed, args.force)
+            if args.recompute:
+                commands.recompute(target, console, args.call_ids, args.all)
+            else:
+                commands.redrive(target, console, args.call_ids, args.failed, args.force)
         return 0
     except CallctlError as exc:
         console.print(f"[red]error:[/] {exc}")

@@ -8,7 +8,7 @@ import math
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -142,12 +142,15 @@ def show(target: Target, console: Console, call_id: str, as_json: bool = False) 
 
 
 # ---- watch ------------------------------------------------------------------------------------------
-def watch(target: Target, console: Console, duration: float | None = None, count: int | None = None) -> int:
+def watch(target: Target, console: Console, duration: float | None = None, count: int | None = None,
+          categories: list[str] | None = None) -> int:
     """Follow notifications through a temporary subscribed SQS queue; removed on exit (also on Ctrl+C).
-    Stops after `duration` seconds or `count` notifications, whichever comes first; returns how many arrived."""
+    Stops after `duration` seconds or `count` notifications, whichever comes first; returns how many arrived.
+    `categories`: only the calls in one of them (the filter policy of docs/data-model.md "Categories")."""
     topic = target.output("ResultsTopicArn")
+    policy = {"categories": list(categories)} if categories else None
     with console.status("subscribing a temporary queue to the results topic…"):
-        subscription = TopicSubscription(target.client("sns"), target.client("sqs"), topic)
+        subscription = TopicSubscription(target.client("sns"), target.client("sqs"), topic, filter_policy=policy)
     received = 0
     limits = [f"{count} notification(s)" if count else "", f"{duration:g}s" if duration else ""]
     until = " or ".join(x for x in limits if x)
@@ -272,6 +275,49 @@ def profiles_push(target: Target, console: Console, path: Path, name: str | None
     key = f"{PROFILES_PREFIX}{name}.json"
     target.client("s3").put_object(Bucket=bucket, Key=key, Body=path.read_bytes(), ContentType="application/json")
     console.print(f"pushed profile {name!r} -> s3://{bucket}/{key} (used by uploads with metadata profile={name})")
+
+
+# ---- recompute ------------------------------------------------------------------------------------
+def recompute(target: Target, console: Console, call_ids: list[str], every: bool) -> list[dict]:
+    """Roles, metrics and categories again from stored transcripts with the current profile
+    (functions/call_analytics/logic/recompute.py); calls whose category questions were never answered by the LLM
+    are re-driven (their analyses run again from the stored transcript)."""
+    if not call_ids and not every:
+        raise CallctlError("name a call id, or pass --all")
+    use_functions_package()
+    from call_analytics.adapters.calls_table import CallsTable
+    from call_analytics.adapters.results_store import ResultsStore
+    from call_analytics.logic.recompute import RecomputeDeps, recompute_call, recompute_finished
+    from call_analytics.profiles.loader import ProfileLoader
+
+    bucket = target.output("RecordingsBucketName")
+    start_env = target.client("lambda").get_function_configuration(
+        FunctionName=target.output("StartCallFunctionName")).get("Environment", {}).get("Variables", {})
+    store = ResultsStore(target.client("s3"))
+    deps = RecomputeDeps(calls=CallsTable(target.output("CallsTableName"), target.client("dynamodb")), store=store,
+                         profiles=ProfileLoader(store, bucket, start_env.get("PROFILES_PREFIX", "profiles/")),
+                         bucket=bucket, results_prefix=start_env.get("RESULTS_PREFIX", "results/"))
+    try:
+        with console.status("recomputing…"), quiet_function_logs():
+            results = recompute_finished(deps) if every else [
+                recompute_call(c if c.startswith("c-") else f"c-{c}", deps) for c in call_ids]
+    except (ClientError, BotoCoreError) as exc:
+        raise CallctlError(f"recompute failed: {exc}") from None
+    for result in results:
+        if result.outcome == "recomputed":
+            change = " (changed)" if result.changed else ""
+            console.print(f"[green]recomputed[/] {result.call_id}: categories "
+                          f"{', '.join(result.categories) or 'none'}{change}")
+        elif result.outcome == "skipped":
+            console.print(f"[yellow]skipped[/] {result.call_id}: {escape(result.reason or '')}")
+    needs_llm = [r.call_id for r in results if r.outcome == "needs_llm"]
+    if needs_llm:
+        console.print(f"{len(needs_llm)} call(s) need the LLM for new category questions: re-driving them "
+                      "(analyses again from the stored transcript, no new transcription)")
+        redrive(target, console, needs_llm, failed=False)
+    if not results:
+        console.print("no finished calls")
+    return [asdict(r) for r in results]
 
 
 # ---- redrive ----------------------------------------------------------------------------------------

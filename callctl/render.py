@@ -137,6 +137,85 @@ def tokens_table(view: CallView) -> Table | Text:
     return table
 
 
+def roles_text(meta: dict[str, Any]) -> str:
+    """`A = agent, B = customer (heuristic)`."""
+    roles = meta.get("roles") or {}
+    speakers = roles.get("speakers") or {}
+    if not speakers:
+        return "–"
+    return ", ".join(f"{s} = {r}" for s, r in speakers.items()) + f" ({roles.get('method', '?')})"
+
+
+def metrics_table(result: dict | None) -> Table | Text:
+    """Talk time, pace, turns and interruptions per role; silences and agent response latency below."""
+    if not result or not result.get("roles"):
+        return Text("Conversation metrics: no speech", style="dim")
+    table = Table(title="Conversation metrics", show_edge=False)
+    for column in ("role", "talk", "share", "words/min", "turns", "longest monologue", "interruptions"):
+        table.add_column(column, justify="left" if column == "role" else "right")
+    for role, entry in result["roles"].items():
+        monologue = entry.get("longest_monologue") or {}
+        share = entry.get("talk_share")
+        table.add_row(role, f"{entry.get('talk_seconds', 0):.1f}s", f"{share:.0%}" if share is not None else "–",
+                      f"{entry['words_per_minute']:.0f}" if entry.get("words_per_minute") else "–",
+                      str(entry.get("turns", 0)),
+                      f"{monologue.get('seconds', 0):.1f}s at {clock(monologue.get('start', 0))}",
+                      f"{entry.get('interruptions', 0)} ({entry.get('interruption_seconds', 0):.1f}s)")
+    non_talk = result.get("non_talk") or {}
+    silence = non_talk.get("longest_silence")
+    latency = result.get("response_latency") or {}
+    notes = [f"non-talk {non_talk.get('seconds', 0):.1f}s"
+             + (f" ({non_talk['share']:.0%})" if non_talk.get("share") is not None else ""),
+             f"longest silence {silence['seconds']:.1f}s at {clock(silence['start'])}" if silence else "no silence",
+             f"agent response median {latency['median_seconds']:.1f}s, max {latency['max_seconds']:.1f}s"
+             if latency else "", f"interruptions by {result.get('interruption_method') or '–'}"]
+    table.caption = "; ".join(n for n in notes if n)
+    sentiment = result.get("sentiment") or {}
+    if sentiment:
+        quarters = "; ".join(f"{role}: " + " ".join(q.get("label") or "·" for q in rows)
+                             for role, rows in sentiment.items())
+        table.caption += f"\nsentiment by quarter — {quarters}"
+    return table
+
+
+def categories_table(result: dict | None) -> Table | Text:
+    categories = (result or {}).get("categories") or []
+    if not categories:
+        return Text("Categories: none defined", style="dim")
+    table = Table(title="Categories", show_edge=False)
+    table.add_column("category")
+    table.add_column("matched")
+    table.add_column("evidence", overflow="fold")
+    for entry in categories:
+        if entry.get("matched"):
+            mark = Text("yes", style="bold red")
+        elif entry.get("undetermined"):
+            mark = Text("unknown", style="yellow")
+        else:
+            mark = Text("no", style="dim")
+        evidence = "; ".join(_evidence_text(e) for e in entry.get("evidence") or [])
+        if entry.get("undetermined"):
+            evidence = "; ".join(entry["undetermined"])
+        table.add_row(entry.get("name") or "?", mark, evidence)
+    return table
+
+
+def _evidence_text(evidence: dict[str, Any]) -> str:
+    kind = evidence.get("kind")
+    if kind == "phrase":
+        return f"{evidence.get('role')} at {clock(evidence.get('start', 0))}: “{evidence.get('text')}”"
+    if kind == "metric":
+        op = next((k for k in ("gt", "gte", "lt", "lte") if k in evidence), "")
+        role = f" ({evidence['role']})" if evidence.get("role") else ""
+        return f"{evidence.get('metric')}{role} = {evidence.get('value')} ({op} {evidence.get(op)})"
+    if kind == "sentiment":
+        where = f"quarter {evidence['quarter']}" if evidence.get("quarter") else "the call"
+        return f"{evidence.get('role')} {evidence.get('label')} in {where} (score {evidence.get('score')})"
+    if kind == "question":
+        return f"{evidence.get('question')} {evidence.get('answer')}: “{evidence.get('quote')}”"
+    return str(evidence.get("detail") or kind)
+
+
 def call_renderable(view: CallView) -> Group:
     meta = view.meta
     header = Table.grid(padding=(0, 2))
@@ -146,7 +225,8 @@ def call_renderable(view: CallView) -> Group:
     for label, value in (("status", status_text(view.status)), ("recording", meta.get("recording_key") or ""),
                          ("version", meta.get("recording_version_id") or "–"), ("profile", meta.get("profile") or ""),
                          ("transcript", meta.get("transcript_id") or "–"),
-                         ("audio", clock(duration) if duration else "–"),
+                         ("audio", clock(duration) if duration else "–"), ("speakers", roles_text(meta)),
+                         ("categories", ", ".join(meta.get("categories") or []) or "–"),
                          ("created", meta.get("created_at") or ""), ("updated", meta.get("updated_at") or "")):
         header.add_row(label, value)
     if meta.get("failure_reason"):
@@ -156,7 +236,8 @@ def call_renderable(view: CallView) -> Group:
     parts: list[Any] = [Panel(header, title=f"call {view.call_id}", expand=False), history_table(meta)]
     if view.analyses:
         parts += [phases_table(view.result("phases"), duration), sentiment_table(view.result("sentiment")),
-                  action_items_table(view.result("action_items")), tokens_table(view)]
+                  action_items_table(view.result("action_items")), metrics_table(view.result("metrics")),
+                  categories_table(view.result("categories")), tokens_table(view)]
     elif meta.get("skip_reason"):
         parts.append(Text(f"analyses skipped: {meta['skip_reason']}", style="yellow"))
     return Group(*parts)
@@ -189,6 +270,8 @@ def notification_renderable(note: Notification) -> Text:
         text.append(f"phases: {' → '.join(digest.get('phases') or []) or '–'}; "
                     f"{len(digest.get('sentiment') or [])} sentiment answers; "
                     f"{digest.get('action_items', 0)} action items")
+        if message.get("categories"):
+            text.append(f"; categories: {', '.join(message['categories'])}", style="bold")
         if message.get("analyses_valid"):
             text.append("; ")
             text.append_text(validity_text(message))

@@ -32,7 +32,8 @@ class Notification:
 class TopicSubscription:
     """Creates a queue, lets the topic write to it, subscribes it; `close()` removes all of it."""
 
-    def __init__(self, sns: Any, sqs: Any, topic_arn: str, name_prefix: str = "callctl-watch"):
+    def __init__(self, sns: Any, sqs: Any, topic_arn: str, name_prefix: str = "callctl-watch",
+                 filter_policy: dict[str, Any] | None = None):
         self.sns, self.sqs, self.topic_arn = sns, sqs, topic_arn
         name = f"{name_prefix}-{uuid.uuid4().hex[:12]}"
         self.queue_url = sqs.create_queue(QueueName=name, Attributes={"MessageRetentionPeriod": "3600"})["QueueUrl"]
@@ -43,8 +44,9 @@ class TopicSubscription:
                 "Effect": "Allow", "Principal": {"Service": "sns.amazonaws.com"}, "Action": "sqs:SendMessage",
                 "Resource": queue_arn, "Condition": {"ArnEquals": {"aws:SourceArn": topic_arn}}}]}
             sqs.set_queue_attributes(QueueUrl=self.queue_url, Attributes={"Policy": json.dumps(policy)})
+            extra = {"Attributes": {"FilterPolicy": json.dumps(filter_policy)}} if filter_policy else {}
             self.subscription_arn = sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn,
-                                                  ReturnSubscriptionArn=True)["SubscriptionArn"]
+                                                  ReturnSubscriptionArn=True, **extra)["SubscriptionArn"]
         except BaseException:
             sqs.delete_queue(QueueUrl=self.queue_url)
             raise
