@@ -406,6 +406,13 @@ def sentiment_answers() -> list[dict]:
             for q in load_bundled("default").analysis("sentiment").questions]
 
 
+def check_answers() -> list[dict]:
+    """The default profile's category questions (profiles/categories.py), answered as `checks`."""
+    from call_analytics.profiles.loader import load_bundled
+
+    return [{"question": q, "answer": "no", "quote": ""} for q in load_bundled("default").check_questions()]
+
+
 @pytest.mark.parametrize("mode, transcript_format", [("separate", "compact"), ("separate", "vtt"),
                                                      ("combined", "compact"), ("combined", "vtt")])
 def test_modes_and_renderings_end_to_end(aws, call, fake_aai, lambda_context, mode, transcript_format):
@@ -419,9 +426,11 @@ def test_modes_and_renderings_end_to_end(aws, call, fake_aai, lambda_context, mo
     assert planned == (["combined"] if mode == "combined" else ["phases", "sentiment", "action_items"])
     if mode == "combined":
         fake_aai.chat_answers = [json.dumps({"phases": GOOD_PHASES["phases"], "answers": sentiment_answers(),
-                                             "action_items": json.loads(GOOD_ACTIONS)["action_items"]})]
-    else:
-        fake_aai.chat_answers = [json.dumps(GOOD_PHASES), json.dumps({"answers": sentiment_answers()}), GOOD_ACTIONS]
+                                             "action_items": json.loads(GOOD_ACTIONS)["action_items"],
+                                             "checks": check_answers()})]
+    else:  # the category questions ride in the sentiment request
+        fake_aai.chat_answers = [json.dumps(GOOD_PHASES), json.dumps({"answers": sentiment_answers(),
+                                                                      "checks": check_answers()}), GOOD_ACTIONS]
     current["analyses"] = [handler("run_analysis")({"call_id": CALL_ID, "profile": "lean", "analysis": a},
                                                    lambda_context) for a in planned]
     assert all(a["status"] == "done" and a["valid"] for a in current["analyses"])

@@ -9,7 +9,7 @@ from call_analytics import wiring
 from call_analytics.adapters.calls_table import CallsTable
 from call_analytics.adapters.results_store import ResultsStore
 from call_analytics.logic.recompute import RecomputeDeps, recompute_call, recompute_finished
-from call_analytics.profiles.loader import BUNDLED_DIR, ProfileLoader
+from call_analytics.profiles.loader import BUNDLED_DIR, ProfileLoader, load_bundled
 from unit_fakes import FakeAssemblyAI, completed_transcript, vtt_for
 
 CALL_ID = "c-00000000000000insight"
@@ -63,7 +63,9 @@ def run_call(aws, fake_aai, lambda_context) -> dict:
     answers = {"phases": [{"name": "Complaint", "start_time": 0, "end_time": 33, "summary": "billing"}],
                "answers": [{"question": q, "answer": "Negative.", "reason": "Charged twice.",
                             "quote": "I was charged twice."} for q in questions],
-               "action_items": [{"item": "Transfer the call to a supervisor", "owner": "agent", "due_date": "now"}]}
+               "action_items": [{"item": "Transfer the call to a supervisor", "owner": "agent", "due_date": "now"}],
+               "checks": [{"question": q, "answer": "yes", "quote": "I want to speak to a manager."}
+                          for q in load_bundled("default").check_questions()]}
     fake_aai.chat_answers = [json.dumps(answers)]
     refs = [handler("run_analysis")({"call_id": CALL_ID, "profile": "default", "analysis": a}, lambda_context)
             for a in summary["analyses"]]
@@ -88,7 +90,9 @@ def test_roles_metrics_and_categories_of_a_call(aws, fake_aai, lambda_context):
     [note] = aws.notifications()
     assert json.loads(note["attributes"]["categories"]) == record["categories"]
     assert note["message"]["digest"]["metrics"]["roles"]["agent"]["turns"] == 2
-    assert record["status"] == "COMPLETED" and record["analyses_total"] == 3
+    # phases, sentiment, action items and the answers to the categories' questions (checks)
+    assert record["status"] == "COMPLETED" and record["analyses_total"] == 4
+    assert {e["kind"] for e in escalation["evidence"]} == {"phrase", "question"}
 
 
 def test_recompute_applies_new_rules_to_an_old_call_without_an_llm_request(aws, fake_aai, lambda_context):
