@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass
 
 from ..transcript_parse import Line
-from .common import speaker_roles, speakers, split_sentences
+from .common import guess_roles, speaker_roles, speakers, split_sentences
 
 _WEEKDAY = r"(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)"
 _MONTH = r"(?:january|february|march|april|may|june|july|august|september|october|november|december)"
@@ -215,9 +215,11 @@ def _accepted(lines: list[Line], i: int) -> Line | None:
 
 def _when_answer(lines: list[Line], i: int) -> str | None:
     """A due date from the exchange right after a commitment: the other side asks "when ...?" and gets a time."""
-    for j in range(i + 1, min(len(lines), i + 2)):
-        if lines[j].speaker != lines[i].speaker and WHEN_Q.search(lines[j].text) and "?" in lines[j].text:
-            for k in range(j + 1, min(len(lines), j + 2)):
+    reach = 1 if lines[i].speaker else 3  # unlabelled sentences: the exchange spans a few lines
+    for j in range(i + 1, min(len(lines), i + 1 + reach)):
+        other_side = lines[i].speaker is None or lines[j].speaker != lines[i].speaker
+        if other_side and WHEN_Q.search(lines[j].text) and "?" in lines[j].text:
+            for k in range(j + 1, min(len(lines), j + 1 + reach)):
                 if (due := _due_in(lines[k].text)) is not None:
                     return due.group(0)
     return None
@@ -257,14 +259,15 @@ def find_commitments(lines: list[Line]) -> list[Commitment]:
     accepted_requests: dict[int, list[tuple[str, str | None]]] = {}
     roles = speaker_roles(lines)
     distinct = sorted(set(roles.values()))
+    guessed = guess_roles(lines) if not roles else [None] * len(lines)  # no labels: roles from the words
 
     def other_of(role: str | None) -> str | None:
         rest = [r for r in distinct if r != role]
         return rest[0] if role and len(distinct) == 2 and len(rest) == 1 else None
 
     for i, ln in enumerate(lines):
-        role = roles.get(ln.speaker) if ln.speaker else None
-        other = other_of(role)
+        role = roles.get(ln.speaker) if ln.speaker else guessed[i]
+        other = other_of(role) if roles else {"agent": "customer", "customer": "agent"}.get(role or "")
         last_object: str | None = None
         for sentence in split_sentences(ln.text):
             clauses = _split_clauses(sentence)

@@ -107,3 +107,32 @@ def schema_enum(schema: dict, path: list[str]) -> list[str]:
 
 def format_line(line: Line) -> str:
     return f"{line.speaker}: {line.text}" if line.speaker else line.text
+
+
+_AGENT_TALK = re.compile(
+    r"\b(?:thank(?:s| you) for (?:calling|holding|your patience)|how (?:can|may) i (?:help|assist)|let me|i can see|"
+    r"i've (?:found|booked|applied|processed|issued)|your (?:account|booking|order|bill|card|policy|membership|"
+    r"ticket|reference)|is there anything else|you(?:'ll| will) (?:receive|get|see)|i (?:will|'ll|can) "
+    r"(?:refund|book|send|credit|issue|arrange|set|offer|give|transfer|escalate|fix|correct|process)|"
+    r"(?:can|could) (?:you|i) (?:confirm|give me|get|have) your|the good news|here(?:'s| is) what|our (?:team|system|"
+    r"records|engineer|technician))\b", re.IGNORECASE)
+_CUSTOMER_TALK = re.compile(
+    r"\b(?:my (?:bill|account|card|internet|phone|car|order|booking|flight|policy|membership|machine|contract|"
+    r"payment|statement|money|husband|wife|team)|i(?:'m| am) (?:calling|ringing|phoning)|i (?:have|had|got) (?:a|an) "
+    r"(?:question|problem|issue)|i was charged|i(?:'d| would) like to|i want to|i need|i paid|i tried|"
+    r"can you help me|it (?:doesn't|does not|won't|stopped)|"
+    r"thank(?:s| you) (?:so much )?for (?:your|the|all your) help|"
+    r"you(?:'ve| have) been (?:very |really |so )?helpful|"
+    r"i(?:'m| am) (?:frustrated|annoyed|angry|upset|not happy))\b",
+    re.IGNORECASE)
+
+
+def guess_roles(lines: list[Line]) -> list[str | None]:
+    """Roles for lines without speaker labels, from what is said: service phrases ("your account", "let me
+    check", "I'll refund") -> agent, own-problem phrases ("my bill", "I was charged") -> customer, else None."""
+    out: list[str | None] = []
+    for ln in lines:
+        a = 2 * len(_AGENT_TALK.findall(ln.text)) + len(re.findall(r"\byour?\b", ln.text, re.IGNORECASE))
+        c = 2 * len(_CUSTOMER_TALK.findall(ln.text)) + len(re.findall(r"\b(?:my|me)\b", ln.text, re.IGNORECASE))
+        out.append("agent" if a >= c + 2 else "customer" if c >= a + 2 else None)
+    return out

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from ..text_encoder import MiniLMEncoder
 from ..transcript_parse import Line
 from .action_items import find_commitments
-from .common import speaker_roles, split_sentences
+from .common import guess_roles, speaker_roles, split_sentences
 from .prompt_kinds import is_yes_no
 from .sentiment import answer_question as sentiment_answer
 from .sentiment import score_lines
@@ -127,12 +127,21 @@ def _subject(question: str) -> tuple[str | None, str]:
     return None, rest
 
 
-def _pool(lines: list[Line], role: str | None) -> list[Line]:
-    if role is None or not any(ln.speaker for ln in lines):
-        return lines
+def line_roles(lines: list[Line]) -> list[str | None]:
+    """Each line's role: from its speaker label, or guessed from its words when the transcript has none."""
+    if not any(ln.speaker for ln in lines):
+        return guess_roles(lines)
     roles = speaker_roles(lines)
+    return [roles.get(ln.speaker or "") for ln in lines]
+
+
+def _pool(lines: list[Line], role: str | None) -> list[Line]:
+    if role is None:
+        return lines
     wanted = _ROLE_ALIASES.get(role, {role})
-    chosen = [ln for ln in lines if roles.get(ln.speaker or "") in wanted]
+    if not any(ln.speaker for ln in lines):
+        wanted = wanted | {None}  # guessed roles: keep the lines nobody can tell apart
+    chosen = [ln for ln, r in zip(lines, line_roles(lines), strict=True) if r in wanted]
     return chosen or lines
 
 
@@ -151,8 +160,7 @@ def _who(role: str | None) -> str:
 
 
 def _yes(quote: str, role: str | None, line: Line, lines: list[Line]) -> Answer:
-    roles = speaker_roles(lines)
-    speaker = roles.get(line.speaker or "") or role or "a speaker"
+    speaker = line_roles(lines)[lines.index(line)] or role or "a speaker"
     return Answer("Yes.", f'The {speaker} said: "{quote}"', quote, "yes")
 
 
@@ -222,8 +230,9 @@ def _retained(lines: list[Line]) -> Answer:
 
 
 def _next_step(lines: list[Line], role: str | None) -> Answer:
-    items = [c for c in find_commitments(lines) if c.owner and (role is None or c.owner in _ROLE_ALIASES.get(role,
-                                                                                                             {role}))]
+    labelled = any(ln.speaker for ln in lines)
+    items = [c for c in find_commitments(lines)
+             if role is None or (c.owner in _ROLE_ALIASES.get(role, {role})) or (not labelled and c.owner is None)]
     concrete = [c for c in items if c.due_date] or items
     if concrete:
         c = concrete[0]
@@ -294,5 +303,5 @@ def _closest(question: str, lines: list[Line], encoder: MiniLMEncoder) -> Answer
     q = encoder.encode([question])[0]
     i = int((emb @ q).argmax())
     ln, s = pool[i]
-    who = speaker_roles(lines).get(ln.speaker or "") or "a speaker"
+    who = line_roles(lines)[lines.index(ln)] or "a speaker"
     return Answer(f'The {who} said: "{s}"', f"This is the {who}'s sentence closest in meaning to the question.", s)

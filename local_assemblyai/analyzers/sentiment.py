@@ -18,7 +18,7 @@ import numpy as np
 
 from ..text_encoder import MiniLMEncoder
 from ..transcript_parse import Line
-from .common import agent_speaker, customer_speaker
+from .common import agent_speaker, customer_speaker, guess_roles
 
 ANCHORS = {
     "positive": ["I am very happy with this, thank you so much.", "That is great news, I really appreciate it.",
@@ -82,7 +82,11 @@ def _target(question: str, lines: list[Line]) -> tuple[str, str | None]:
 def answer_question(question: str, scored: list[LineSentiment], encoder: MiniLMEncoder) -> dict:
     lines = [s.line for s in scored]
     who, speaker = _target(question, lines)
-    pool = [s for s in scored if speaker is None or s.line.speaker == speaker] or scored
+    if speaker is None and who != "call" and not any(ln.speaker for ln in lines):
+        guessed = guess_roles(lines)  # no speaker labels: the lines whose words show the role
+        pool = [s for s, g in zip(scored, guessed, strict=True) if g == who] or scored
+    else:
+        pool = [s for s in scored if speaker is None or s.line.speaker == speaker] or scored
     if not pool:
         return {"question": question, "answer": "Neutral: the transcript is empty.", "reason": "No speech.",
                 "quote": ""}

@@ -16,14 +16,16 @@ import numpy as np
 from ..text_encoder import MiniLMEncoder
 from ..transcript_parse import Line
 from .action_items import find_commitments
-from .common import speaker_roles, split_sentences
+from .common import guess_roles, speaker_roles, split_sentences
+from .phases import PHASE_TYPES
 
 _GREETING = re.compile(r"^\s*(?:(?:hi|hello|hey|good\s+(?:morning|afternoon|evening)|morning|afternoon|evening)"
                        r"(?:\s+there)?(?:\s+[A-Z][a-z]+)?\s*[,.!]\s*)+", re.IGNORECASE)
 _FILLER = re.compile(r"^\s*(?:(?:well|so|okay|ok|right|um|uh|oh|yes|yeah|no|sure|alright|honestly|frankly|great|"
-                     r"perfect|fine|of\s+course|i\s+see|look)\s*[,.!]\s*)+", re.IGNORECASE)
-_INTRO = re.compile(r"\b(?:this\s+is|my\s+name\s+is|it's|i'm|i\s+am|you're\s+speaking\s+with|you've\s+reached)\s+"
-                    r"([A-Z][a-z]+(?:\s+[A-Z][a-z]+)?)\b|\b([A-Z][a-z]+)\s+(?:here|speaking)\b")
+                     r"perfect|fine|of\s+course|i\s+see|look|first|second|third|also|finally|then|and|but|plus|"
+                     r"on\s+top\s+of\s+that|in\s+the\s+meantime|anyway)\s*[,.!]?\s+)+", re.IGNORECASE)
+_INTRO = re.compile(r"\b(?i:this\s+is|my\s+name\s+is|it's|i'm|i\s+am|you're\s+speaking\s+with)\s+"
+                    r"([A-Z][a-z]+(?:\s+[A-Z][a-z]+)?)\b|\b([A-Z][a-z]+)\s+(?i:here|speaking)\b")
 _COMPANY = re.compile(r"\b(?:from|at|calling|welcome\s+to|reached|for\s+calling)\s+((?:[A-Z][a-zA-Z]+\s?){1,3})")
 _COURTESY = re.compile(r"^\s*(?:thanks?|thank\s+you|cheers|bye|goodbye|bye\s+for\s+now|you\s+too|take\s+care|"
                        r"have\s+a\s+\w+\s+(?:day|evening|night|one)|you're\s+welcome|my\s+pleasure|no\s+problem|"
@@ -46,6 +48,9 @@ def third_person(sentence: str, listener: str | None = None) -> str:
     for pat, rep in _PERSON:
         text = re.sub(pat, rep, text, flags=re.IGNORECASE)
     if listener:
+        for pat, rep in ((r"\byou\s+have\b", "has"), (r"\byou've\b", "has"), (r"\byou\s+are\b", "is"),
+                         (r"\byou\s+were\b", "was")):
+            text = re.sub(pat, f"the {listener} {rep}", text, flags=re.IGNORECASE)
         text = re.sub(r"\byour\b", f"the {listener}'s", text, flags=re.IGNORECASE)
         text = re.sub(r"\byou're\b", f"the {listener} is", text, flags=re.IGNORECASE)
         text = re.sub(r"\byou\b", f"the {listener}", text, flags=re.IGNORECASE)
@@ -62,15 +67,40 @@ def _lower_first(s: str) -> str:
     return s[:1].lower() + s[1:] if s[:2] != s[:2].upper() or len(s) < 2 else s
 
 
-def _reported(sentence: str, subject: str, listener: str | None = None) -> str:
+_WH_Q = re.compile(r"^(how|what|when|where|why|which|who|whom)\s+(can|could|will|would|is|are|was|were|should|may|"
+                   r"might|shall)\s+(they|the\s+\w+|it|this|that|someone|anyone|we|you)\s+(.+)$", re.IGNORECASE)
+_YOU_Q = re.compile(r"^(?:could|can|would|will)\s+you\s+(?:please\s+)?(.+)$", re.IGNORECASE)
+_YN_Q = re.compile(r"^(is|are|was|were|do|does|did|have|has|can|could|will|would)\s+(.+)$", re.IGNORECASE)
+
+
+def _predicate(sentence: str, listener: str | None = None) -> str:
+    """The reported-speech predicate of a sentence: "says ...", "asks ...", "asks the other person to ..."."""
     s = _clean(sentence).rstrip()
     if not s:
         return ""
     if s.endswith("?"):
-        body = third_person(s.rstrip("?"), listener)
-        return f"{subject} asks {_lower_first(body)}"
+        raw = s.rstrip("?").strip()
+        if m := _YOU_Q.match(raw):
+            who = f"the {listener}" if listener else "the other person"
+            return f"asks {who} to {third_person(m.group(1), listener)}"
+        body = third_person(raw, listener)
+        if m := _WH_Q.match(body):
+            return f"asks {m.group(1).lower()} {m.group(3)} {m.group(2).lower()} {m.group(4)}"
+        if re.match(r"^(?:how|what|when|where|why|which|who)\s+(?:do|does|did)\b", body, re.IGNORECASE) or \
+                re.match(r"^(?:do|does|did)\b", body, re.IGNORECASE):
+            return f'asks "{s}"'
+        if re.match(r"^(?:how|what|when|where|why|which|who)\b", body, re.IGNORECASE):
+            return f"asks {_lower_first(body)}"
+        if _YN_Q.match(body):
+            return f"asks whether {_lower_first(body)}"
+        return f'asks "{s}"'
     body = third_person(s.rstrip(".!"), listener)
-    return f"{subject} says {_lower_first(body)}"
+    return f"says {_lower_first(body)}"
+
+
+def _reported(sentence: str, subject: str, listener: str | None = None) -> str:
+    pred = _predicate(sentence, listener)
+    return f"{subject} {pred}" if pred else ""
 
 
 def _intro(text: str) -> str | None:
@@ -104,59 +134,81 @@ def summarize_turn(text: str, max_points: int = 2) -> str:
         if "thank" in low:
             return "The speaker thanks the other person."
         return f"The speaker agrees ({_clean(text).rstrip('.!') or text.strip().rstrip('.!')})."
-    # the most informative sentences: most content words, in their order
+    # the most informative sentences: most content words, in their order (vocatives like "Of course, David." out)
+    content = [s for s in content if len(_clean(s).split()) >= 3] or content
     ranked = sorted(range(len(content)), key=lambda i: -len(re.findall(r"[A-Za-z]{4,}", content[i])))
-    chosen = sorted(ranked[:max_points])
-    for k, i in enumerate(chosen):
-        subject = "they" if parts or k else "The speaker"
-        rep = _reported(content[i], subject)
-        if rep:
-            parts.append(rep)
-    if not parts:
+    preds = [p for i in sorted(ranked[:max_points]) if (p := _predicate(content[i], "other person"))]
+    if not parts and not preds:
         return "The speaker agrees."
-    out = parts[0] + "".join(f", and {p}" if j == 1 and len(parts) == 2 else f". {p[:1].upper()}{p[1:]}"
-                             for j, p in enumerate(parts[1:], start=1))
+    if not parts:
+        parts.append(f"The speaker {preds.pop(0)}")
+    out = parts[0] + "".join(f" and {p}" for p in preds)
     return out.rstrip(".") + "."
 
 
-def _problem_sentence(lines: list[Line], encoder: MiniLMEncoder, role_lines: list[Line]) -> str | None:
-    cands = [s for ln in role_lines for s in split_sentences(ln.text) if len(s.split()) >= 5 and not s.endswith("?")]
-    if not cands:
-        return None
-    emb = encoder.encode(cands)
-    proto = encoder.encode(["I have a problem: something is wrong, it does not work, I was charged incorrectly, "
-                            "I want to change or cancel my service."])[0]
-    return cands[int(np.argmax(emb @ proto))]
+def _merged_sentences(lines: list[Line], roles: list[str | None]) -> list[tuple[str | None, str]]:
+    """(role, sentence) with consecutive lines of one speaker joined first (VTT cues split sentences)."""
+    out: list[tuple[str | None, str]] = []
+    buf: list[str] = []
+    cur: tuple[str | None, str | None] | None = None
+    for ln, role in zip(lines, roles, strict=True):
+        key = (ln.speaker, role if ln.speaker else None)
+        if cur is not None and key != cur:
+            out.extend((cur[1] or _role_of_key(cur), s) for s in split_sentences(" ".join(buf)))
+            buf = []
+        cur = key
+        buf.append(ln.text)
+    if buf and cur is not None:
+        out.extend((cur[1] or _role_of_key(cur), s) for s in split_sentences(" ".join(buf)))
+    return out
+
+
+def _role_of_key(key: tuple[str | None, str | None]) -> str | None:
+    return key[1]
+
+
+def _roles(lines: list[Line]) -> list[str | None]:
+    if any(ln.speaker for ln in lines):
+        roles = speaker_roles(lines)
+        return [roles.get(ln.speaker or "") for ln in lines]
+    return [None] * len(lines)
+
+
+def _guessed(sentence: str) -> str | None:
+    return guess_roles([Line(0.0, 0.0, None, sentence)])[0]
 
 
 def summarize_call(lines: list[Line], encoder: MiniLMEncoder) -> str:
     if not lines:
         return "The transcript is empty."
-    roles = speaker_roles(lines)
-    customer = [ln for ln in lines if roles.get(ln.speaker or "") not in (None, "agent")]
-    half = lines[: max(1, (len(lines) * 2) // 3)]
-    pool = [ln for ln in half if ln in customer] or half
+    sents = [(role or _guessed(s), s) for role, s in _merged_sentences(lines, _roles(lines))]
+    cut = max(1, (len(sents) * 2) // 3)
+    problem_cues = PHASE_TYPES["problem"].cues
+    cands = [s for role, s in sents[:cut] if role != "agent" and len(s.split()) >= 5 and not s.endswith("?")
+             and re.search(r"\b(?:i|my|we|our|i'm|i've)\b", s, re.IGNORECASE)]
     parts = []
-    problem = _problem_sentence(lines, encoder, pool)
-    who = "The customer" if customer else "The caller"
-    if problem:
-        parts.append(f"{who} called because {_lower_first(third_person(_clean(problem).rstrip('.!'), 'agent'))}.")
+    if cands:
+        emb = encoder.encode(cands)
+        proto = encoder.encode(["I have a problem: something is wrong with my service, it does not work, I was "
+                                "charged incorrectly, I want to change or cancel my account."])[0]
+        score = emb @ proto + 0.05 * np.array([len(problem_cues.findall(c)) for c in cands])
+        problem = cands[int(np.argmax(score))]
+        reason = _lower_first(third_person(_clean(problem).rstrip(".!"), "agent"))
+        parts.append(f"The customer called because {reason}.")
     items = find_commitments(lines)
     if items:
         agreed = []
-        for c in items[:4]:
-            owner = f"the {c.owner}" if c.owner else "someone"
+        for c in items[:5]:
+            owner = f"the {c.owner}" if c.owner else "one side"
             due = f" ({c.due_date})" if c.due_date else ""
             agreed.append(f"{owner} will {_lower_first(c.item)}{due}")
         parts.append("Agreed next steps: " + "; ".join(agreed) + ".")
     else:
-        agent = [ln for ln in lines[len(lines) // 3:] if roles.get(ln.speaker or "") == "agent"] or lines
-        sent = [s for ln in agent for s in split_sentences(ln.text) if len(s.split()) >= 5]
-        if sent:
-            emb = encoder.encode(sent)
-            best = sent[int(np.argmax(emb @ emb.mean(axis=0)))]
-            subject = "the agent" if customer else "the other speaker"
-            parts.append(f"In response, {_lower_first(_reported(best, subject, 'customer'))}.")
+        rest = [s for role, s in sents[len(sents) // 3:] if role != "customer" and len(s.split()) >= 5]
+        if rest:
+            emb = encoder.encode(rest)
+            best = rest[int(np.argmax(emb @ emb.mean(axis=0)))]
+            parts.append(f"In response, the agent {_predicate(best, 'customer')}.")
     tail = " ".join(ln.text for ln in lines[-3:]).lower()
     if re.search(r"\b(?:bye|goodbye|have a (?:good|great|nice|wonderful))\b", tail):
         parts.append("The call ends politely" + (" with thanks." if "thank" in tail else "."))
@@ -165,10 +217,8 @@ def summarize_call(lines: list[Line], encoder: MiniLMEncoder) -> str:
 
 def summarize_segment(lines: list[Line], encoder: MiniLMEncoder, max_points: int = 2) -> str:
     """One or two central sentences of a stretch of the call, as reported speech."""
-    roles = speaker_roles(lines)
-    sents = [(ln, s) for ln in lines for s in split_sentences(ln.text) if not _COURTESY.match(s)]
-    if not sents:
-        sents = [(ln, s) for ln in lines for s in split_sentences(ln.text)]
+    merged = [(role or _guessed(s), s) for role, s in _merged_sentences(lines, _roles(lines))]
+    sents = [(r, s) for r, s in merged if not _COURTESY.match(s) and len(_clean(s).split()) >= 3] or merged
     if not sents:
         return ""
     if len(sents) > max_points:
@@ -179,10 +229,9 @@ def summarize_segment(lines: list[Line], encoder: MiniLMEncoder, max_points: int
         chosen = list(range(len(sents)))
     out = []
     for i in chosen:
-        ln, s = sents[i]
-        role = roles.get(ln.speaker or "")
-        subject = f"The {role}" if role else "A speaker"
-        listener = {"agent": "customer", "customer": "agent"}.get(role or "")
+        role, s = sents[i]
+        subject = f"The {role}" if role else "One speaker"
+        listener = {"agent": "customer", "customer": "agent"}.get(role or "", "other speaker")
         rep = _reported(s, subject, listener)
         if rep:
             out.append(rep.rstrip(".") + ".")
