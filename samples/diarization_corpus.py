@@ -13,7 +13,10 @@ Two speech engines, so the diarizer is not judged on one synthesizer's artefacts
 
 The calls vary what matters for diarization: voice pairs with large and small pitch differences, male/male
 pairs, fast and slow speakers, one-word interjections ("Okay.", "Right."), back-to-back turns with 50-250 ms
-pauses (inside one Whisper segment), long monologues, and one three-speaker call.
+pauses (inside one Whisper segment), long monologues, one three-speaker call, and emphatic or angry speech
+(short negative sentences, questions, exclamations: many sentence-final pitch falls and rises inside one
+voice, which must not become a speaker of their own), including the sample calls' default espeak pair and a
+pair whose pitch range is widened by SSML (`range`: espeak's `<prosody range>`).
 
 Per call, into `DIR/<call id>/`: `mono.wav` (16 kHz PCM16, light seeded noise floor) and `truth.json`
 (per-utterance speaker + start/end seconds in the mix, and `turns`: the number of speaker turns, i.e.
@@ -37,6 +40,7 @@ import wave
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
+from xml.sax.saxutils import escape
 
 import numpy as np
 
@@ -44,7 +48,8 @@ from .generate import SAMPLE_RATE, _read_wav, write_wav
 
 CORPUS_VERSION = "1"  # bump when the synthesis recipe changes (invalidates the cache)
 
-#: Voices. espeak: voice, pitch (0-99), speed (wpm), gain. piper: cents (sox pitch shift), length_scale, gain.
+#: Voices. espeak: voice, pitch (0-99), speed (wpm), gain, optional pitch range (SSML). piper: cents (sox pitch
+#: shift), length_scale, gain.
 VOICES: dict[str, dict[str, object]] = {
     "es_us_m1_fast": {"engine": "espeak", "voice": "en-us+m1", "pitch": 40, "speed": 195, "gain": 1.0},
     "es_rp_f2_slow": {"engine": "espeak", "voice": "en-gb-x-rp+f2", "pitch": 66, "speed": 132, "gain": 0.8},
@@ -52,6 +57,16 @@ VOICES: dict[str, dict[str, object]] = {
     "es_us_m3_low": {"engine": "espeak", "voice": "en-us+m3", "pitch": 32, "speed": 160, "gain": 1.1},
     "es_lanc_m2": {"engine": "espeak", "voice": "en-gb-x-gbclan+m2", "pitch": 50, "speed": 176, "gain": 0.9},
     "es_scot_m7": {"engine": "espeak", "voice": "en-gb-scotland+m7", "pitch": 45, "speed": 150, "gain": 1.0},
+    # the sample calls' default pair (samples/generate.py DEFAULT_VOICES): female agent, RP male customer
+    "es_default_agent": {"engine": "espeak", "voice": "en-us+f3", "pitch": 62, "speed": 165, "gain": 0.9},
+    "es_default_customer": {"engine": "espeak", "voice": "en-gb-x-rp+m3", "pitch": 38, "speed": 158, "gain": 1.0},
+    # strong intonation: SSML <prosody range="..."> widens espeak's pitch contour (sentence-final falls, questions)
+    "es_rp_m3_wide": {"engine": "espeak", "voice": "en-gb-x-rp+m3", "pitch": 40, "speed": 162, "gain": 1.0,
+                      "range": "x-high"},
+    "es_nyc_m7_wide": {"engine": "espeak", "voice": "en-us-nyc+m7", "pitch": 36, "speed": 170, "gain": 1.0,
+                       "range": "x-high"},
+    "es_wmd_f1_wide": {"engine": "espeak", "voice": "en-gb-x-gbcwmd+f1", "pitch": 58, "speed": 150, "gain": 0.85,
+                       "range": "x-high"},
     "pi_high": {"engine": "piper", "cents": 450, "length_scale": 0.92, "gain": 0.9},
     "pi_low": {"engine": "piper", "cents": -180, "length_scale": 1.08, "gain": 1.1},
     "pi_plain": {"engine": "piper", "cents": 0, "length_scale": 1.0, "gain": 1.0},
@@ -214,6 +229,93 @@ CALLS: tuple[CorpusCall, ...] = (
             ("mechanic", "See you then."),
         )),
     CorpusCall(
+        "dz_espeak_default_complaint", "The sample calls' default espeak pair: an angry customer, short emphatic "
+        "sentences", 19, {"agent": "es_default_agent", "customer": "es_default_customer"}, (0.35, 1.0), (0.25, 0.5), (
+            ("agent", "Good afternoon, Tailspin Broadband, this is Amy. What can I do for you?"),
+            ("customer", "My internet has been down since Monday. Nobody has fixed it. Nobody even called me back."),
+            ("agent", "I am very sorry to hear that. Can I take your account number?"),
+            ("customer", "It is four four seven one nine. I gave it twice already."),
+            ("agent", "Thank you. I can see two open tickets on your line."),
+            ("customer", "Two tickets? And still no engineer? That is not good enough."),
+            ("agent", "You are right, it should have been sorted by now."),
+            ("customer", "I work from home. I lost three days of work. Three days!"),
+            ("agent", "I understand. I can book an engineer for tomorrow morning."),
+            ("customer", "Tomorrow? Why not today?"),
+            ("agent", "Today is fully booked, but I will put you first on the list tomorrow."),
+            ("customer", "Fine. But I want a refund for this week. All of it."),
+            ("agent", "I will apply a credit for the whole week to your next bill."),
+            ("customer", "Good. And I want it in writing."),
+            ("agent", "Of course. You will get an email within the hour."),
+            ("customer", "Okay. Thank you."),
+        )),
+    CorpusCall(
+        "dz_espeak_default_quick", "The default espeak pair with tight turns, questions and one-word answers", 20,
+        {"agent": "es_default_agent", "customer": "es_default_customer"}, (0.12, 0.45), (0.2, 0.4), (
+            ("customer", "Hello? Is this the returns desk?"),
+            ("agent", "Yes, it is. How can I help?"),
+            ("customer", "I ordered a coffee table. It arrived broken. The glass is cracked."),
+            ("agent", "Oh no. Do you have the order number?"),
+            ("customer", "No. I threw the box away."),
+            ("agent", "That is fine. What is your postcode?"),
+            ("customer", "B N one, four R T."),
+            ("agent", "Got it. Was it delivered on Saturday?"),
+            ("customer", "Yes."),
+            ("agent", "Could you send us a photo of the damage?"),
+            ("customer", "Again? I sent one already. Did nobody look at it?"),
+            ("agent", "Sorry, I see it now. We will send a new table on Thursday."),
+            ("customer", "Thursday. Not Friday?"),
+            ("agent", "No, Thursday, between eight and one."),
+            ("customer", "Right. Thanks."),
+        )),
+    CorpusCall(
+        "dz_espeak_default_short", "The default espeak pair, a short call: a customer charged twice, angry", 31,
+        {"agent": "es_default_agent", "customer": "es_default_customer"}, (0.5, 1.2), (0.25, 0.5), (
+            ("agent", "Welcome to Adatum Energy, you are speaking with Grace. How may I help you?"),
+            ("customer", "I was charged twice this month. This is completely unacceptable behaviour."),
+            ("agent", "I apologise for that. May I have your reference number?"),
+            ("customer", "No, I gave it to your colleague. I am not repeating it again. I want a refund."),
+            ("agent", "I understand. I will refund the second payment right now."),
+            ("customer", "Good. But honestly, I am still very disappointed. Your service is terrible."),
+        )),
+    CorpusCall(
+        "dz_espeak_wide_complaint", "espeak, the default customer voice with a widened pitch range: a short "
+        "complaint, falling sentence ends", 23, {"agent": "es_wmd_f1_wide", "customer": "es_rp_m3_wide"},
+        (0.45, 1.1), (0.25, 0.5), (
+            ("agent", "Thanks for calling Wingtip Travel, my name is Olivia. How can I help?"),
+            ("customer", "My flight was cancelled yesterday. Nobody told me. I waited at the airport for hours."),
+            ("agent", "I am so sorry. Let me check your booking."),
+            ("customer", "Don't check anything. I want a full refund. And I want compensation."),
+            ("agent", "Of course. I will start the refund and a compensation claim right away."),
+            ("customer", "Fine. This is the worst airline I have ever used. Absolutely ridiculous."),
+        )),
+    CorpusCall(
+        "dz_espeak_default_escalation", "The default espeak pair on the escalation fixture's script "
+        "(tests/integration/fixtures/escalation_call.json): sentence-final falls once made a third speaker", 24,
+        {"agent": "es_default_agent", "customer": "es_default_customer"}, (0.5, 1.3), (0.25, 0.5), (
+            ("agent", "Thank you for calling Litware Mobile, this is Nina. How can I help you?"),
+            ("customer", "I have called three times this week and I was cut off twice. This is terrible service."),
+            ("agent", "I am sorry about that. Let me look at your account."),
+            ("customer", "No, I want to speak to a manager. I am not explaining this again."),
+            ("agent", "I understand. I will transfer you to my supervisor now."),
+            ("customer", "Fine. But I am really angry and disappointed with all of this."),
+        )),
+    CorpusCall(
+        "dz_espeak_wide_intonation", "espeak voices with widened pitch range: exclamations and questions", 21,
+        {"caller": "es_nyc_m7_wide", "support": "es_wmd_f1_wide"}, (0.2, 0.8), (0.25, 0.5), (
+            ("support", "Hello, Proseware support, Jenny speaking. How can I help today?"),
+            ("caller", "Hi! The app logged me out again! Third time today!"),
+            ("support", "Oh dear. Which phone are you using?"),
+            ("caller", "An old one. Does that matter? It worked fine last week!"),
+            ("support", "It might. Did you install the update on Tuesday?"),
+            ("caller", "No. Should I? Nobody told me!"),
+            ("support", "Yes, please. The old version has a bug with sign in."),
+            ("caller", "Really? Wow. Okay, I am installing it now."),
+            ("support", "Great. Let me know when it is done."),
+            ("caller", "Done! It works! Finally!"),
+            ("support", "Wonderful. Is there anything else?"),
+            ("caller", "No, that is all. Thanks a lot!"),
+        )),
+    CorpusCall(
         "dz_single_piper", "One piper voice only (a voicemail): must stay one speaker", 17,
         {"caller": "pi_plain"}, (0.1, 0.5), (0.1, 0.6), (
             ("caller", "Hi, this is Laura from the library, calling about the books you reserved."),
@@ -275,8 +377,10 @@ def _trim_resample(src: Path, dst: Path, cents: int = 0) -> np.ndarray:
 def synthesize(text: str, voice: dict[str, object], workdir: Path, index: int) -> np.ndarray:
     raw, out = workdir / f"u{index:03d}_raw.wav", workdir / f"u{index:03d}.wav"
     if voice["engine"] == "espeak":
+        ssml = ["-m"] if "range" in voice else []  # optional pitch range (x-low .. x-high) through SSML
+        spoken = f'<speak><prosody range="{voice["range"]}">{escape(text)}</prosody></speak>' if ssml else text
         subprocess.run(["espeak-ng", "-v", str(voice["voice"]), "-p", str(voice["pitch"]), "-s", str(voice["speed"]),
-                        "-w", str(raw), text], check=True, capture_output=True)
+                        *ssml, "-w", str(raw), spoken], check=True, capture_output=True)
         clip = _trim_resample(raw, out)
     else:
         from piper import SynthesisConfig
