@@ -78,7 +78,7 @@ def llm_usage(analysis_items: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def estimate_cost(*, usage: dict[str, Any], audio_seconds: float | None, speech_model: str | None,
-                  pricing: dict[str, Any] | None = None) -> dict[str, Any]:
+                  pricing: dict[str, Any] | None = None, features: list[str] | None = None) -> dict[str, Any]:
     """USD: LLM tokens at $/1M input/output per model (the model that answered, so fallbacks are priced right),
     transcription at $/hour of the speech model; plus per audio minute."""
     pricing = pricing or load_pricing()
@@ -99,6 +99,12 @@ def estimate_cost(*, usage: dict[str, Any], audio_seconds: float | None, speech_
             unpriced.append(speech_model or "unknown speech model")
         else:
             transcription = audio_seconds / 3600 * hourly
+        for feature in features or []:  # add-ons such as sentiment_analysis, billed per hour on top
+            extra = pricing.get("transcription_features_per_hour", {}).get(feature)
+            if extra is None:
+                unpriced.append(feature)
+            else:
+                transcription += audio_seconds / 3600 * extra
     total = llm + transcription
     minutes = (audio_seconds or 0) / 60
     return {

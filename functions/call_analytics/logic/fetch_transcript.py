@@ -78,6 +78,8 @@ def _fetch(state: CallState, *, settings: FetchTranscriptSettings, aai: Any, sto
         "word_count": facts.word_count,
         "speakers": facts.speakers,
         "roles": roles.to_record(),
+        # billed add-ons the transcript carries (priced in `cost`: pricing.json transcription_features_per_hour)
+        "transcription_features": ["sentiment_analysis"] if transcript.get("sentiment_analysis_results") else [],
         "language_code": facts.language_code,
         "has_speech": has_speech,
         "skip_reason": skip_reason,

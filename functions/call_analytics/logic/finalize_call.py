@@ -57,7 +57,8 @@ def finalize_call(
     stats = workflow_stats(state)
     usage = llm_usage(items)
     audio_seconds = (transcript or {}).get("audio_duration") or record.get("audio_duration")
-    cost = estimate_cost(usage=usage, audio_seconds=audio_seconds, speech_model=record.get("speech_model"))
+    cost = estimate_cost(usage=usage, audio_seconds=audio_seconds, speech_model=record.get("speech_model"),
+                         features=record.get("transcription_features"))
     changed = calls.set_status(
         call_id, status, detail=detail,
         fields={"invalid_analyses": invalid, "completed_at": iso(now()), "workflow_stats": stats,
