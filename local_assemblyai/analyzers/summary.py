@@ -23,7 +23,8 @@ _GREETING = re.compile(r"^\s*(?:(?:hi|hello|hey|good\s+(?:morning|afternoon|even
                        r"(?:\s+there)?(?:\s+[A-Z][a-z]+)?\s*[,.!]\s*)+", re.IGNORECASE)
 _FILLER = re.compile(r"^\s*(?:(?:well|so|okay|ok|right|um|uh|oh|yes|yeah|no|sure|alright|honestly|frankly|great|"
                      r"perfect|fine|of\s+course|i\s+see|look|first|second|third|also|finally|then|and|but|plus|"
-                     r"on\s+top\s+of\s+that|in\s+the\s+meantime|anyway)\s*[,.!]?\s+)+", re.IGNORECASE)
+                     r"on\s+top\s+of\s+that|in\s+the\s+meantime|anyway|let\s+me\s+(?:check|see|look))\s*[,.!]?\s+)+",
+                     re.IGNORECASE)
 _INTRO = re.compile(r"\b(?i:this\s+is|my\s+name\s+is|it's|i'm|i\s+am|you're\s+speaking\s+with)\s+"
                     r"([A-Z][a-z]+(?:\s+[A-Z][a-z]+)?)\b|\b([A-Z][a-z]+)\s+(?i:here|speaking)\b")
 _COMPANY = re.compile(r"\b(?:from|at|calling|welcome\s+to|reached|for\s+calling)\s+((?:[A-Z][a-zA-Z]+\s?){1,3})")
