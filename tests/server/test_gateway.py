@@ -84,7 +84,7 @@ def test_offline_call_analysis_from_compact_lines(api, truth):
     assert result["answers"][0]["answer"].split(":")[0] in ("Positive", "Negative", "Neutral")
     items = {i["item"].lower(): i for i in result["action_items"]}
     refund = next(v for k, v in items.items() if "refund" in k)
-    assert refund["owner"] == "A" and refund["due_date"] == "today"
+    assert refund["owner"] == "agent" and refund["due_date"] == "today"
     assert any("technician" in k for k in items)
 
 
