@@ -120,7 +120,11 @@ class OfflineAnalyzer:
                 out.append(by_q[q])
                 continue
             a = yes_no(q, lines, self.encoder)
-            out.append({"question": q, "answer": f"{a.answer} {a.reason}", "reason": a.reason, "quote": a.quote})
+            quote, reason = a.quote, a.reason
+            if not quote and lines:  # every answer carries a verbatim quote: the line closest to the question
+                quote = answer_question(f"What did anyone say about this: {q}", lines, self.encoder).quote
+                reason = f'{reason} The closest line is: "{quote}"'
+            out.append({"question": q, "answer": f"{a.answer} {a.reason}", "reason": reason, "quote": quote})
         return out
 
     def _check(self, question: str, lines: list[Line]) -> dict[str, str]:
