@@ -98,6 +98,9 @@ class StackConfig(BaseModel):
     #: fast completion detection: an AssemblyAI webhook (Lambda function URL) wakes the waiting execution through a
     #: Step Functions task token; polling stays as the backstop (docs/architecture.md, "Completion detection")
     completion_webhook: bool = False
+    #: the live-insights topic (and its queue) as SNS/SQS FIFO: per-call ordering and deduplication by the service
+    #: (the subscriber orders and deduplicates itself either way)
+    live_topic_fifo: bool = False
     #: build the dependency layer with pip (needs the package index); off = placeholder layer, fast synth
     bundle: bool = False
     #: the functions' Lambda Python runtime, which the dependency layer is built for (the local stack picks the

@@ -17,6 +17,7 @@ from constructs import Construct
 
 from infra.config import LOG_RETENTION_DAYS, StackConfig
 from infra.layer import lambda_runtime
+from infra.live import STORE_LIVE_INSIGHT_TIMEOUT_SECONDS, LiveInsights
 from infra.nag import acknowledge, nag_arn
 from infra.names import (
     FUNCTIONS_DIR,
@@ -47,6 +48,8 @@ START_CALL_ASYNC_RETRIES = 2
 START_CALL_MAX_EVENT_AGE = Duration.hours(6)
 #: dead_letters reads small batches: each message is a few DynamoDB calls and at most one SNS publish per call
 DEAD_LETTERS_BATCH_SIZE = 5
+#: store_live_insight: a few DynamoDB writes per insight; small batches keep the insight-to-stored latency low
+LIVE_BATCH_SIZE = 10
 
 
 def llm_requests_per_minute_env(config: StackConfig) -> str:
@@ -94,6 +97,8 @@ def sizing(name: str, config: StackConfig) -> Sizing:
         Handler.RECORD_FAILURE: Sizing(Duration.seconds(30), 256),
         # the queues it reads hide a message 6x this long (infra/notifications.py)
         Handler.DEAD_LETTERS: Sizing(Duration.seconds(DEAD_LETTERS_TIMEOUT_SECONDS), 256),
+        # the live-insights queue hides a message 6x this long (infra/live.py)
+        Handler.STORE_LIVE_INSIGHT: Sizing(Duration.seconds(STORE_LIVE_INSIGHT_TIMEOUT_SECONDS), 256),
         Handler.AWAIT_TRANSCRIPT: Sizing(Duration.seconds(30), 256),  # one UpdateItem (+ SendTaskSuccess)
         # AssemblyAI wants a 2xx within 10 s (then it retries): secret + one UpdateItem + SendTaskSuccess
         Handler.TRANSCRIPT_WEBHOOK: Sizing(Duration.seconds(10), 256),
@@ -103,7 +108,7 @@ def sizing(name: str, config: StackConfig) -> Sizing:
 class Functions(Construct):
     def __init__(
         self, scope: Construct, construct_id: str, *, config: StackConfig, storage: Storage,
-        notifications: Notifications, layer: lambda_.ILayerVersion,
+        notifications: Notifications, live: LiveInsights, layer: lambda_.ILayerVersion,
     ) -> None:
         super().__init__(scope, construct_id)
         self._config = config
@@ -203,6 +208,14 @@ class Functions(Construct):
         self._use_limits(self.dead_letters, SEMAPHORE_KEYS, "dynamodb:UpdateItem")  # release only
         self._publish(self.dead_letters)
 
+        # the edge clients' LLM responses (live-insights topic -> queue) onto their call records
+        self.store_live_insight = self._function("StoreLiveInsight", Handler.STORE_LIVE_INSIGHT)
+        self.store_live_insight.add_event_source(event_sources.SqsEventSource(
+            live.queue, batch_size=LIVE_BATCH_SIZE, report_batch_item_failures=True,
+            max_batching_window=None if config.live_topic_fifo else Duration.seconds(0),
+        ))
+        self._use_calls_table(self.store_live_insight)
+
         self.await_transcript: lambda_.Function | None = None
         self.transcript_webhook: lambda_.Function | None = None
         self.webhook_url: lambda_.FunctionUrl | None = None
@@ -283,6 +296,7 @@ class Functions(Construct):
             Handler.FINALIZE_CALL: self.finalize_call,
             Handler.RECORD_FAILURE: self.record_failure,
             Handler.DEAD_LETTERS: self.dead_letters,
+            Handler.STORE_LIVE_INSIGHT: self.store_live_insight,
             **({Handler.AWAIT_TRANSCRIPT: self.await_transcript, Handler.TRANSCRIPT_WEBHOOK: self.transcript_webhook}
                if self.await_transcript is not None else {}),
         }

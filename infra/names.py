@@ -39,9 +39,10 @@ class Handler:
     FINALIZE_CALL = "finalize_call"
     RECORD_FAILURE = "record_failure"
     DEAD_LETTERS = "dead_letters"
+    STORE_LIVE_INSIGHT = "store_live_insight"  # live-insights queue -> the edge clients' LLM responses on the calls
 
     ALL = (START_CALL, SUBMIT_TRANSCRIPTION, CHECK_TRANSCRIPT, FETCH_TRANSCRIPT, RUN_ANALYSIS, FINALIZE_CALL,
-           RECORD_FAILURE, DEAD_LETTERS)
+           RECORD_FAILURE, DEAD_LETTERS, STORE_LIVE_INSIGHT)
 
     # only with completion_webhook=true
     AWAIT_TRANSCRIPT = "await_transcript"  # the waitForTaskToken task: stores the execution's task token
@@ -83,6 +84,7 @@ HANDLER_ENV: dict[str, tuple[str, ...]] = {
         "CALLS_TABLE", "LIMITS_TABLE", "RECORDINGS_BUCKET", "RESULTS_PREFIX", "PROFILES_PREFIX", "RESULTS_TOPIC_ARN",
         "STATE_MACHINE_ARN",
     ),
+    Handler.STORE_LIVE_INSIGHT: ("CALLS_TABLE",),
     Handler.AWAIT_TRANSCRIPT: ("LIMITS_TABLE", "TRANSCRIPTION_TIMEOUT_SECONDS"),
     Handler.TRANSCRIPT_WEBHOOK: ("LIMITS_TABLE", "WEBHOOK_SECRET_ARN", "TRANSCRIPTION_TIMEOUT_SECONDS"),
 }
@@ -142,6 +144,9 @@ class Output:
     TRANSCRIPT_WEBHOOK_URL = "TranscriptWebhookUrl"  # only with completion_webhook=true
     RECORDINGS_PREFIX = "RecordingsPrefix"  # the upload prefix that triggers processing (`recordings/`)
     RECORDING_SUFFIXES = "RecordingSuffixes"  # comma-separated file types start_call accepts, any case (`.wav,...`)
+    LIVE_TOPIC = "LiveInsightsTopicArn"  # the edge clients publish their LLM responses here
+    EDGE_CLIENT_POLICY = "EdgeClientPolicyArn"  # attach to the edge clients' identity: publish + upload, nothing else
+    LIVE_DLQ = "LiveInsightsDlqUrl"  # live insights store_live_insight could not store after its retries
 
 
 class State:

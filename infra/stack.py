@@ -8,6 +8,7 @@ from constructs import Construct
 from infra.config import StackConfig
 from infra.functions import Functions
 from infra.layer import DependencyLayer
+from infra.live import LiveInsights
 from infra.names import Output
 from infra.notifications import Notifications
 from infra.storage import Storage
@@ -28,8 +29,9 @@ class CallAnalyticsStack(Stack):
         self.notifications = Notifications(self, "Notifications", config=config)
         self.layer = DependencyLayer(self, "DependencyLayer", bundle=config.bundle,
                                      python_version=config.python_version)
+        self.live = LiveInsights(self, "LiveInsights", config=config, bucket=self.storage.bucket)
         self.functions = Functions(self, "Functions", config=config, storage=self.storage,
-                                   notifications=self.notifications, layer=self.layer.layer)
+                                   notifications=self.notifications, live=self.live, layer=self.layer.layer)
         self.workflow = Workflow(self, "Workflow", config=config, functions=self.functions,
                                  workflow_dlq=self.notifications.workflow_dlq)
         self.functions.attach_state_machine(self.workflow.state_machine)
@@ -63,6 +65,11 @@ class CallAnalyticsStack(Stack):
             (Output.DEAD_LETTERS_FUNCTION, f.dead_letters.function_name,
              "Consumes StartCallDlq and WorkflowDlq: records those calls FAILED and announces them"),
             (Output.DEAD_LETTERS_DLQ, n.dead_letters_dlq.queue_url, "Messages dead_letters could not handle"),
+            (Output.LIVE_TOPIC, self.live.topic.topic_arn,
+             "Edge clients publish their live LLM responses here (stored on the call record)"),
+            (Output.EDGE_CLIENT_POLICY, self.live.edge_client_policy.managed_policy_arn,
+             "Attach to the edge clients' IAM identity: publish live insights, upload recordings, nothing else"),
+            (Output.LIVE_DLQ, self.live.dlq.queue_url, "Live insights store_live_insight could not store"),
         ):
             out = CfnOutput(self, logical_id, value=value, description=description)
             out.override_logical_id(logical_id)

@@ -278,6 +278,7 @@ def dump(model: BaseModel) -> dict[str, Any]:
 class CallStatus:
     """Values of the call record's `status` (and of the SNS `status` attribute for the terminal ones)."""
 
+    LIVE = "LIVE"  # an edge client streams the call; live insights arrive (logic/live_insights.py), no upload yet
     RECEIVED = "RECEIVED"  # upload seen, record written, execution not yet started
     QUEUED = "QUEUED"  # execution started; waiting for a transcription slot (or re-driven)
     TRANSCRIBING = "TRANSCRIBING"  # transcript submitted to AssemblyAI (queued or processing)

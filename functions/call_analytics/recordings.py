@@ -35,10 +35,12 @@ class UploadedObject:
     etag: str | None
     size: int | None
     event_name: str = "ObjectCreated:Put"
+    #: the call id the uploader chose (metadata `call-id`: an edge client's live call, logic/live_insights.py)
+    external_call_id: str | None = None
 
     @property
     def call_id(self) -> str:
-        return call_id_for(self.bucket, self.key, self.version_id, self.etag)
+        return self.external_call_id or call_id_for(self.bucket, self.key, self.version_id, self.etag)
 
 
 def skip_reason(obj: UploadedObject, *, recordings_bucket: str, ignored_prefixes: tuple[str, ...]) -> str | None:

@@ -200,6 +200,10 @@ class RecordFailureSettings(TableSettings, TopicSettings, LimitsSettings):
     pass
 
 
+class StoreLiveInsightSettings(TableSettings):
+    """store_live_insight: the edge clients' LLM responses onto their call records."""
+
+
 class DeadLettersSettings(TableSettings, ProfilesSettings, TopicSettings, LimitsSettings):
     """dead_letters: start_call's on-failure records and the executions that ended outside the Catch -> FAILED call.
     The bucket and prefixes are start_call's filter (which objects are recordings); the state machine ARN lets it
@@ -253,6 +257,7 @@ HANDLER_SETTINGS: dict[str, type[BaseSettings]] = {
     "finalize_call": FinalizeCallSettings,
     "record_failure": RecordFailureSettings,
     "dead_letters": DeadLettersSettings,
+    "store_live_insight": StoreLiveInsightSettings,
 }
 
 S = TypeVar("S", bound=BaseSettings)

@@ -17,7 +17,7 @@ from infra.app import build_app
 WEBHOOK_CONTEXT = {"completion_webhook": True}
 CALLBACK_HANDLERS = ("await_transcript", "transcript_webhook")
 BASE_HANDLERS = ("start_call", "submit_transcription", "check_transcript", "fetch_transcript", "run_analysis",
-                 "finalize_call", "record_failure", "dead_letters")
+                 "finalize_call", "record_failure", "dead_letters", "store_live_insight")
 
 TIMEOUT_CATCH = {"ErrorEquals": ["States.Timeout"], "ResultPath": "$.callback", "Next": "CheckTranscript"}
 CATCH_ALL = {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "RecordFailure"}

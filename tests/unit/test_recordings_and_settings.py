@@ -163,6 +163,7 @@ def test_every_handler_has_the_contract_env_vars():
         "record_failure": {"CALLS_TABLE", "LIMITS_TABLE", "RESULTS_TOPIC_ARN"},
         "dead_letters": {"CALLS_TABLE", "LIMITS_TABLE", "RECORDINGS_BUCKET", "RESULTS_PREFIX", "PROFILES_PREFIX",
                          "RESULTS_TOPIC_ARN", "STATE_MACHINE_ARN"},
+        "store_live_insight": {"CALLS_TABLE"},
     }
     assert set(expected) == set(HANDLER_SETTINGS)
     powertools = {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL"}

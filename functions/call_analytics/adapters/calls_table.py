@@ -17,6 +17,7 @@ from call_analytics.adapters.dynamo_codec import from_item, to_dynamo, to_item
 
 META = "META"
 ANALYSIS_PREFIX = "ANALYSIS#"
+LIVE_PREFIX = "LIVE#"
 STATUS_INDEX = "by_status"
 
 
@@ -159,18 +160,39 @@ class CallsTable:
             raise _translate(exc, f"store analysis {name}") from None
 
     def list_analyses(self, call_id: str) -> list[dict[str, Any]]:
+        return self._query_prefix(call_id, ANALYSIS_PREFIX, "list analyses")
+
+    # ---- live insights (the edge client's LLM responses, logic/live_insights.py) --------------------------
+    def put_live_insight(self, call_id: str, sort_key: str, item: dict[str, Any]) -> bool:
+        """Store once: False (and no change) when this sort key (one session's turn) is already stored."""
+        record = {"pk": call_pk(call_id), "sk": LIVE_PREFIX + sort_key, "call_id": call_id,
+                  "updated_at": self._now(), **item}
+        try:
+            self.client.put_item(TableName=self.table_name, Item=to_item(record),
+                                 ConditionExpression="attribute_not_exists(sk)")
+        except ClientError as exc:
+            if _code(exc) == "ConditionalCheckFailedException":
+                return False
+            raise _translate(exc, "store live insight") from None
+        return True
+
+    def list_live_insights(self, call_id: str) -> list[dict[str, Any]]:
+        """In sort-key order: session number, then turn order."""
+        return self._query_prefix(call_id, LIVE_PREFIX, "list live insights")
+
+    def _query_prefix(self, call_id: str, prefix: str, what: str) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
         kwargs: dict[str, Any] = {
             "TableName": self.table_name,
             "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
-            "ExpressionAttributeValues": {":pk": {"S": call_pk(call_id)}, ":prefix": {"S": ANALYSIS_PREFIX}},
+            "ExpressionAttributeValues": {":pk": {"S": call_pk(call_id)}, ":prefix": {"S": prefix}},
             "ConsistentRead": True,
         }
         while True:
             try:
                 response = self.client.query(**kwargs)
             except ClientError as exc:
-                raise _translate(exc, "list analyses") from None
+                raise _translate(exc, what) from None
             items.extend(from_item(i) for i in response.get("Items", []))
             if "LastEvaluatedKey" not in response:
                 return items

@@ -10,7 +10,7 @@ ExecutionAlreadyExists means it is already running).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -18,6 +18,7 @@ from call_analytics.adapters.results_store import ObjectMissing
 from call_analytics.conversation.roles import OVERRIDE_METADATA_KEY, ROLE_OVERRIDE_FIELD, parse_override
 from call_analytics.errors import PERMANENT_CALL_ERRORS, InvalidRecording
 from call_analytics.logic.common import iso, save_profile_snapshot, utc_now
+from call_analytics.logic.live_insights import EXTERNAL_CALL_ID
 from call_analytics.logic.notifications import failure_message
 from call_analytics.models import CallStatus, StartCallResult
 from call_analytics.observability import MetricUnit, bind_call, logger, metrics
@@ -28,6 +29,9 @@ from call_analytics.settings import StartCallSettings
 
 IDEMPOTENCY_TTL_SECONDS = 6 * 3600
 #: start_call moves a call to QUEUED only from RECEIVED
+#: object metadata of an edge client's upload (edge_client/client.py): the live call's id, and who took the call
+CALL_ID_METADATA_KEY = "call-id"
+AGENT_ID_METADATA_KEY = "agent-id"
 ACTIVE_OR_DONE = frozenset({CallStatus.QUEUED, CallStatus.TRANSCRIBING, CallStatus.ANALYZING, *CallStatus.DONE,
                             CallStatus.FAILED})
 
@@ -98,8 +102,26 @@ def _start_idempotently(obj: UploadedObject, payload: dict[str, Any], deps: Star
     return result
 
 
+def _joined(obj: UploadedObject, deps: StartCallDeps) -> tuple[UploadedObject, dict[str, Any] | None, str | None]:
+    """The upload under the call id its uploader chose (metadata `call-id`: the edge client's live call), its HEAD,
+    and why a chosen id is refused (the call then fails under its own id)."""
+    try:
+        head = deps.store.head(obj.bucket, obj.key, version_id=obj.version_id)
+    except ObjectMissing:
+        return obj, None, None  # _head reports it
+    wanted = (head.get("metadata") or {}).get(CALL_ID_METADATA_KEY)
+    if not wanted:
+        return obj, head, None
+    if not EXTERNAL_CALL_ID.match(wanted):
+        return obj, head, (f"metadata {CALL_ID_METADATA_KEY}={wanted!r}: a call id has letters, digits, '-' or '_', "
+                           "at most 64 characters")
+    return replace(obj, external_call_id=wanted), head, None
+
+
 def _start(obj: UploadedObject, deps: StartCallDeps) -> dict[str, Any]:
+    obj, early_head, refused_id = _joined(obj, deps)
     call_id = obj.call_id
+    bind_call(call_id)
     existing = deps.calls.get_call(call_id)
     if existing and existing.get("status") == CallStatus.FAILED and not existing.get("failure_notified"):
         # an earlier attempt recorded the failure but could not announce it
@@ -107,15 +129,20 @@ def _start(obj: UploadedObject, deps: StartCallDeps) -> dict[str, Any]:
                      existing.get("profile"))
     if existing and (existing.get("execution_arn") or existing.get("status") == CallStatus.FAILED):
         return _duplicate(obj, existing, "call already started")
+    recording = {"recording_bucket": obj.bucket, "recording_key": obj.key, "recording_version_id": obj.version_id,
+                 "recording_etag": obj.etag, "recording_size": obj.size}
+    agent_id = ((early_head or {}).get("metadata") or {}).get(AGENT_ID_METADATA_KEY)
     if existing is None:
-        deps.calls.create_call(
-            call_id, status=CallStatus.RECEIVED, detail="upload received",
-            recording_bucket=obj.bucket, recording_key=obj.key, recording_version_id=obj.version_id,
-            recording_etag=obj.etag, recording_size=obj.size,
-        )
+        deps.calls.create_call(call_id, status=CallStatus.RECEIVED, detail="upload received", agent_id=agent_id,
+                               **recording)
+    else:  # the live call's record (status LIVE): the recording joins it
+        deps.calls.update_fields(call_id, {k: v for k, v in {**recording, "agent_id": agent_id}.items()
+                                           if v is not None})
     profile_name = None
     try:
-        head = _head(obj, deps)
+        if refused_id:
+            raise InvalidRecording(refused_id)
+        head = early_head or _head(obj, deps)
         # the profile name first: the FAILED notification of a refused upload carries it (subscribers filter on it)
         profile_name = choose_profile_name(obj.key, head["metadata"], deps.settings.DEFAULT_PROFILE)
         refusal = refusal_reason(obj.key, head["size"])

@@ -1,0 +1,31 @@
+"""SQS (the live-insights topic's subscription, raw delivery) -> store_live_insight for each message. A malformed
+message fails its record (reported back, retried, then moved to the queue's DLQ: kept, not dropped)."""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from call_analytics import wiring
+from call_analytics.logic.live_insights import LiveInsightMessage, store_live_insight
+from call_analytics.observability import logger, metrics, tracer
+from call_analytics.redaction import redacted_errors
+from call_analytics.settings import StoreLiveInsightSettings, load_settings
+
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+def record_handler(record: SQSRecord) -> bool:
+    settings = load_settings(StoreLiveInsightSettings)
+    message = LiveInsightMessage.model_validate(record.json_body)
+    return store_live_insight(message, calls=wiring.calls_table(settings.CALLS_TABLE))
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+@tracer.capture_lambda_handler(capture_response=False)
+@redacted_errors
+def handler(event: dict, context) -> dict:
+    load_settings(StoreLiveInsightSettings)  # a broken environment fails the whole batch at once
+    return process_partial_response(event=event, record_handler=record_handler, processor=processor,
+                                    context=context)
