@@ -15,7 +15,6 @@ import logging.handlers
 import os
 import signal
 import sys
-from dataclasses import fields
 from pathlib import Path
 
 from . import client as client_mod
@@ -36,7 +35,7 @@ from .keys import (
     store_api_key,
 )
 from .outbox import Outbox, SnsPublisher, sns_client, validate_topic
-from .settings import ENV_PREFIX, Settings, SettingsError, describe, load_settings
+from .settings import ENV_PREFIX, FIELDS, Settings, SettingsError, describe, field_kind, load_settings
 
 log = logging.getLogger("edge_client")
 
@@ -55,17 +54,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"save the AssemblyAI API key in the OS keyring ({KEYRING_SERVICE}) and exit")
     p.add_argument("--drain-outbox", action="store_true",
                    help="publish what is left in the outbox to SNS and exit (no call)")
-    for f in fields(Settings):
-        if not f.metadata.get("cli", True):
-            continue
-        flag = "--" + f.name.replace("_", "-")
-        kind = f.metadata["kind"]
+    for name, f in FIELDS.items():
+        flag = "--" + name.replace("_", "-")
+        kind = field_kind(name)
         if kind is bool:
-            p.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=None,
-                           help=f.metadata["help"])
+            p.add_argument(flag, dest=name, action=argparse.BooleanOptionalAction, default=None,
+                           help=f.description)
         else:
-            p.add_argument(flag, dest=f.name, type=kind, default=None, help=f.metadata["help"],
-                           metavar=f.name.upper())
+            p.add_argument(flag, dest=name, type=kind, default=None, help=f.description, metavar=name.upper())
     return p
 
 
