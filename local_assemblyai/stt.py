@@ -25,7 +25,7 @@ from .models import resolve_whisper
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never let huggingface_hub reach the network
 
-ENGINE_VERSION = "3"  # bump when the word/speaker post-processing changes (invalidates the cache)
+ENGINE_VERSION = "4"  # bump when the word/speaker post-processing changes (invalidates the cache)
 
 
 @dataclass(frozen=True)

@@ -337,6 +337,24 @@ CALLS: tuple[CorpusCall, ...] = (
             ("presenter", "And third, please send me your holiday plans by Friday, so we can plan the rota."),
             ("presenter", "Any questions? No? Then that is all for this week."),
         )),
+    CorpusCall(
+        "dz_single_espeak_wide", "One espeak voice with a widened pitch range, an angry voicemail: must stay one "
+        "speaker", 25, {"caller": "es_rp_m3_wide"}, (0.1, 0.5), (0.15, 0.6), (
+            ("caller", "Hi, this is Mark Evans calling about my order. Again."),
+            ("caller", "It was supposed to arrive on Monday. It is Thursday now. Nothing!"),
+            ("caller", "Nobody answers the phone. Nobody replies to emails. Is anyone there?"),
+            ("caller", "I paid for express delivery. Express! What a joke."),
+            ("caller", "Please call me back today. My number is on the order. Thank you."),
+        )),
+    CorpusCall(
+        "dz_single_default_customer", "The sample calls' default customer voice alone, leaving a complaint: must "
+        "stay one speaker", 26, {"customer": "es_default_customer"}, (0.1, 0.5), (0.15, 0.6), (
+            ("customer", "Good morning. I am calling about the boiler repair last Friday."),
+            ("customer", "The engineer came, but the heating still does not work. Not at all."),
+            ("customer", "I have two small children at home. It is freezing."),
+            ("customer", "Can someone come back today? Tomorrow at the latest."),
+            ("customer", "And please, do not send me another survey. Just fix it."),
+        )),
 )
 
 #: --smoke and the corpus-level test use this short call

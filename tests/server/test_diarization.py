@@ -143,9 +143,15 @@ def test_pause_free_pairs_flags_clusters_that_alternate_inside_phrases():
     # Given labels where 1 <-> 2 alternate with no pause and 0 <-> others change after pauses
     labels = np.array([0, 0, 1, 1, 2, 1, 1, 2, 0, 0, 1, 2])
     pause = np.array([0, .02, .6, .01, .0, .02, .03, .01, .7, .02, .5, .0])
-    # Then only the pause-free pair is flagged; a pair changing at pauses (real turns) is not
+    # Then only the pause-free pair is flagged
     assert _pause_free_pairs(labels, pause) == [(1, 2)]
-    assert _pause_free_pairs(np.array([0, 0, 1, 1, 0, 1]), np.array([0, .02, .3, .0, .12, .09])) == []
+    # Given two clusters changing at pauses (tight real turns), once without one and once at 60 ms in six changes
+    turns = np.array([0, 0, 1, 1, 0, 1, 0, 0, 1])
+    gaps = np.array([0, .02, .3, .0, .12, .06, .25, .01, .14])
+    # Then nothing is flagged
+    assert _pause_free_pairs(turns, gaps) == []
+    # Given four changes of which two are at 60-70 ms: flagged (half of the changes are inside a phrase)
+    assert _pause_free_pairs(np.array([0, 1, 0, 1, 0]), np.array([0, .06, .3, .07, .4])) == [(0, 1)]
 
 
 def test_score_uses_the_best_label_mapping():
@@ -158,9 +164,9 @@ def test_score_uses_the_best_label_mapping():
 
 
 # -- quality gate on generated calls (real Whisper words, the server's SpeechEngine path) --------------------
-#: a neural-voice pair, the hardest espeak pair, and the default sample voices on a short angry call (its
-#: sentence-final falls once made a spurious third speaker)
-GATE_CALLS = ("dz_piper_dentist", "dz_espeak_males", "dz_espeak_default_short")
+#: a neural-voice pair, the hardest espeak pair, the default sample voices on a short angry call (its
+#: sentence-final falls once made a spurious third speaker) and the default customer voice alone (once two)
+GATE_CALLS = ("dz_piper_dentist", "dz_espeak_males", "dz_espeak_default_short", "dz_single_default_customer")
 
 
 @pytest.fixture(scope="module")
