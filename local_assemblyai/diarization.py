@@ -21,19 +21,21 @@ Method (documented in docs/local-assemblyai.md, "Mono diarization"):
    (full-covariance Gaussians on voiced frames' log F0 + MFCCs) and a median pitch gap >= MIN_PITCH_GAP
    (>= MIN_EXTRA_PITCH_GAP for every pair once a third speaker is proposed). Delta-BIC alone also
    splits one lively voice's intonation. The gaps were set from the diarization corpus: spurious splits
-   stayed <= 0.11 in log F0, true pairs were >= 0.13. A third or further speaker also needs turn
-   structure (`_pause_free_pairs`): no pair of clusters may mostly change inside pause-free phrases, which
-   is what one voice's sentence-final falls look like when split off. k = 1 (everything "A") when even two
-   clusters fail: an honest "one speaker" is better than an arbitrary split.
+   stayed <= 0.11 in log F0, true pairs were >= 0.13. Every speaker also needs turn structure
+   (`_pause_free_pairs`): no pair of clusters may mostly change inside pause-free phrases, which is what
+   one voice's sentence-final falls or question rises look like when split off (pitch gaps up to 0.26
+   on the corpus: pitch alone cannot tell them from two voices). A failed k = 2 still tries k = 3 (two
+   of three voices merged can fail the pitch bar); otherwise the first failing k ends the search.
+   k = 1 (everything "A") when no k passes: an honest "one speaker" is better than an arbitrary split.
 6. Letters by first appearance: the first voice heard is "A".
 
 Deterministic (no random initialisation). Cost: about 2 % of the audio duration on 2 cores, next to
 ~6 % for Whisper tiny.en.
-Limits: voices less than ~10 % apart in pitch merge, whatever their timbre; a third speaker who mostly cuts in
-without a pause merges; overlapping speech is given to one speaker; a turn change is placed at a word boundary
-(a word that straddles the change goes to one side); one-word turns with little voiced audio ("mm") follow their
-neighbours. Stereo recordings avoid all of this (one
-speaker per channel): prefer `multichannel` when the telephony source allows it.
+Limits: voices less than ~10 % apart in pitch merge, whatever their timbre; speakers who mostly cut in without
+a pause (latched or overlapping turns) merge; overlapping speech is given to one speaker; a turn change is placed
+at a word boundary (a word that straddles the change goes to one side); one-word turns with little voiced audio
+("mm") follow their neighbours. Stereo recordings avoid all of this (one speaker per channel): prefer
+`multichannel` when the telephony source allows it.
 `pause_pitch_words` is the previous method (pause-delimited chunks, median F0, 1-D k-means), kept as
 the benchmark baseline.
 """
