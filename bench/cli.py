@@ -55,6 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="local stack wait scale during the storm (default 0.05, smoke 0.02)")
     g = p.add_argument_group("edge client (row 5)")
     g.add_argument("--edge-seconds", type=float, default=None, help="paced session length (default 120, smoke 0)")
+    g.add_argument("--streaming-seconds", type=float, default=None,
+                   help="streaming cost row: session length (default 3600, smoke 120)")
     return p
 
 

@@ -23,6 +23,7 @@ import logging
 import re
 import time
 import uuid
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -146,6 +147,53 @@ def _unformat(text: str) -> str:
     return re.sub(r"[^\w\s'-]", "", text).lower().strip()
 
 
+class RollingAudio:
+    """The session's audio at 16 kHz, addressed by absolute sample index (`audio[start:end]`, `len(audio)`
+    = samples received so far), holding only the samples from `keep_from` on.
+
+    Appending costs O(chunk) amortised, not O(session): the held part is moved to the front only when the
+    array is full, and the array doubles only while the held part fills more than half of it. So memory
+    stays about twice what the decoder still needs (the open turn, queued decodes), whatever the session
+    length."""
+
+    def __init__(self, capacity: int = 30 * SR) -> None:
+        self._buf = np.zeros(capacity, np.float32)
+        self._base = 0        # absolute index of _buf[0]
+        self._end = 0         # absolute index after the last sample received
+        self.keep_from = 0    # samples before this are no longer needed (set by the session)
+
+    def __len__(self) -> int:
+        return self._end
+
+    @property
+    def held_seconds(self) -> float:
+        return (self._end - self._base) / SR
+
+    def append(self, samples: np.ndarray) -> None:
+        n = len(samples)
+        used = self._end - self._base
+        if used + n > len(self._buf):
+            drop = min(max(self.keep_from, self._base), self._end) - self._base
+            held = used - drop
+            target = self._buf
+            if held + n > len(self._buf) // 2:
+                target = np.zeros(max(2 * len(self._buf), 2 * (held + n)), np.float32)
+            target[:held] = self._buf[drop:used]  # numpy copies overlapping ranges correctly
+            self._buf, self._base, used = target, self._base + drop, held
+        self._buf[used:used + n] = samples
+        self._end += n
+
+    def __getitem__(self, index: slice) -> np.ndarray:
+        """A view of absolute samples [start, end); asking for samples already dropped is a bug."""
+        if not isinstance(index, slice) or index.step not in (None, 1):
+            raise TypeError("RollingAudio supports contiguous slices only")
+        start = 0 if index.start is None else index.start
+        end = self._end if index.stop is None else min(index.stop, self._end)
+        if start < self._base:
+            raise IndexError(f"audio before sample {self._base} was already dropped (asked for {start})")
+        return self._buf[start - self._base:max(start, end) - self._base]
+
+
 class StreamingSession:
     def __init__(self, ws: web.WebSocketResponse, params: SessionParams, engine: SpeechEngine,
                  cfg: StreamingConfig, chat: Callable[[dict, str], Awaitable[dict]],
@@ -166,8 +214,10 @@ class StreamingSession:
         self.opened = time.monotonic()
         self.first_audio_at: float | None = None
         self.last_activity = time.monotonic()
-        self.audio = np.zeros(0, np.float32)       # whole session at 16 kHz (for turn slicing)
-        self.frame_db: list[float] = []
+        self.audio = RollingAudio()                # what decoding still needs, by absolute sample index
+        self.frame_db: deque[float] = deque(maxlen=250)  # the last 5 s of frame levels (noise floor)
+        self.frames_analysed = 0
+        self.job_starts: deque[int] = deque()      # first sample of each queued or running decode job
         self.turn_start: int | None = None         # sample index
         self.last_speech_end = 0
         self.last_partial_at = 0
@@ -335,22 +385,37 @@ class StreamingSession:
             samples = np.interp(np.linspace(0, len(samples) - 1, n_out), np.arange(len(samples)),
                                 samples).astype(np.float32)
         offset = len(self.audio)
-        self.audio = np.concatenate([self.audio, samples])
+        self.audio.keep_from = self._oldest_needed()
+        self.audio.append(samples)
         self._vad(offset)
         await self._maybe_advance()
+
+    def _oldest_needed(self) -> int:
+        """First sample still to be read: the VAD's next frame (less the 0.2 s a new turn starts before its
+        first loud frame), the open turn, the oldest pending decode."""
+        oldest = max(0, self.frames_analysed * FRAME - int(0.2 * SR))
+        if self.turn_start is not None:
+            oldest = min(oldest, self.turn_start)
+        if self.job_starts:
+            oldest = min(oldest, self.job_starts[0])
+        return oldest
+
+    def _queue_job(self, kind: str, turn_id: int, start: int, end: int, forced: bool) -> None:
+        self.job_starts.append(start)  # jobs run in order, so the head is the oldest
+        self.jobs.put_nowait((kind, turn_id, start, end, forced))
 
     def _vad(self, offset: int) -> None:
         """Frame-level VAD and turn boundaries. Runs on every chunk, never waits for decoding, so a
         pause is detected even while the decoder lags behind (e.g. on a loaded machine)."""
         start = (offset // FRAME) * FRAME
         for s in range(start, len(self.audio) - FRAME + 1, FRAME):
-            if s // FRAME < len(self.frame_db):
+            if s // FRAME < self.frames_analysed:
                 continue
             rms = float(np.sqrt(np.mean(self.audio[s:s + FRAME] ** 2)) + 1e-9)
             db = 20 * np.log10(rms)
             self.frame_db.append(db)
-            recent = self.frame_db[-250:]
-            floor = float(np.percentile(recent, 10)) if len(recent) >= 25 else -70.0
+            self.frames_analysed += 1
+            floor = float(np.percentile(self.frame_db, 10)) if len(self.frame_db) >= 25 else -70.0
             if db > max(self.cfg.vad_floor_dbfs, floor + self.cfg.vad_margin_db):
                 if self.turn_start is None:
                     self.turn_start = max(0, s - int(0.2 * SR))
@@ -370,7 +435,7 @@ class StreamingSession:
         if self.turn_start is None:
             return
         end = min(len(self.audio), self.last_speech_end + int(0.2 * SR))
-        self.jobs.put_nowait(("final", self.turn_id, self.turn_start, end, forced))
+        self._queue_job("final", self.turn_id, self.turn_start, end, forced)
         self.turn_start = None
 
     async def _maybe_advance(self) -> None:
@@ -382,7 +447,7 @@ class StreamingSession:
         if (len(self.audio) - self.last_partial_at) / SR >= self.cfg.partial_interval_seconds or (
                 silence_ms >= self.p.min_turn_silence * 0.5 and self.last_partial_at < self.last_speech_end):
             self.last_partial_at = len(self.audio)
-            self.jobs.put_nowait(("partial", self.turn_id, self.turn_start, len(self.audio), False))
+            self._queue_job("partial", self.turn_id, self.turn_start, len(self.audio), False)
 
     async def _decoder(self) -> None:
         """Decode jobs one at a time, in order: messages keep their order and turn_order is sequential.
@@ -408,6 +473,7 @@ class StreamingSession:
                 self._fail(SessionClose(3005, INTERNAL_ERROR))
             finally:
                 self.busy = False
+                self.job_starts.popleft()
                 self.jobs.task_done()
 
     def _fail(self, exc: SessionClose) -> None:

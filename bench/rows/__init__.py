@@ -19,6 +19,7 @@ ROW_MODULES = {
     "edge": "edge client CPU / memory",
     "reliability": "reliability under a fault storm",
     "diarization": "mono diarization: speaker-word accuracy / turns",
+    "streaming_cost": "local server streaming CPU per audio second, first vs last minute",
 }
 
 
