@@ -1,14 +1,21 @@
-"""Server configuration: one JSON file, validated into typed dataclasses.
+"""Server configuration: one JSON file (and LOCAL_AAI_* environment variables), validated into typed
+pydantic models.
 
-Unknown keys are rejected so a typo in a test config fails loudly instead of being ignored.
+Unknown keys are rejected so a typo in a test config fails loudly instead of being ignored; a bad file
+gets one error that lists every bad key with its value.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, fields, is_dataclass
+import os
+from contextvars import ContextVar
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal, get_args
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 # Model ids of the LLM Gateway (contract §3.7); the offline engine answers for all of them.
 DEFAULT_LLM_MODELS: tuple[str, ...] = (
@@ -25,50 +32,72 @@ DEFAULT_SPEECH_MODEL_IDS: tuple[str, ...] = (
 )
 
 SUPPORTED_WHISPER_MODELS = ("tiny.en", "base")
+ENV_PREFIX = "LOCAL_AAI_"  # LOCAL_AAI_CONCURRENCY=4, LOCAL_AAI_STREAMING__ENFORCE_REALTIME=false
 
 
 class ConfigError(ValueError):
-    """The configuration file or an admin update is invalid."""
+    """The configuration file or an admin update is invalid; the message lists every problem."""
 
 
-@dataclass
-class WebhookConfig:
+def _no_bool_for_number(cls: type[BaseModel], value: Any, info: ValidationInfo) -> Any:
+    # pydantic takes true/false as 1/0; in a number field that is a mistake, not a value
+    annotation = cls.model_fields[info.field_name].annotation
+    kinds = set(get_args(annotation)) or {annotation}
+    if isinstance(value, bool) and kinds & {int, float} and bool not in kinds:
+        raise ValueError("must be a number, not a boolean")
+    return value
+
+
+class _Section(BaseModel):
+    """A config table: typed fields, unknown keys rejected, true/false never taken for a number."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool_for_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        return _no_bool_for_number(cls, value, info)
+
+
+class WebhookConfig(_Section):
     max_attempts: int = 10          # real service: up to 10 attempts
     retry_interval_seconds: float = 10.0  # real service: 10 s apart
     timeout_seconds: float = 10.0   # the receiver must answer within 10 s
 
 
-@dataclass
-class JobConfig:
+class JobConfig(_Section):
     # Minimum time a job stays in each state, so clients can observe the lifecycle even on cache hits.
     min_queued_seconds: float = 0.0
     min_processing_seconds: float = 0.0
     download_timeout_seconds: float = 60.0
 
 
-@dataclass
-class SttConfig:
+class SttConfig(_Section):
     beam_size: int = 5
     compute_type: str = "int8"
     cpu_threads: int = 0            # 0 = let CTranslate2 decide
     vad_filter: bool = True
 
 
-@dataclass
-class LlmConfig:
-    engine: str = "offline"         # "offline" | "proxy"
-    models: list[str] = field(default_factory=lambda: list(DEFAULT_LLM_MODELS))
+class LlmConfig(_Section):
+    engine: Literal["offline", "proxy"] = "offline"
+    models: list[str] = Field(default_factory=lambda: list(DEFAULT_LLM_MODELS))
     # Requests per 60 s window: an int applies to every model, a dict maps model -> limit. 0/None = off.
     rate_limit_per_minute: int | dict[str, int] | None = None
     # proxy engine: any OpenAI-compatible endpoint; the key is read from the named env var.
     base_url: str | None = None
     api_key_env: str | None = None
-    model_map: dict[str, str] = field(default_factory=dict)
+    model_map: dict[str, str] = Field(default_factory=dict)
     timeout_seconds: float = 60.0
 
+    @model_validator(mode="after")
+    def _proxy_needs_url(self) -> LlmConfig:
+        if self.engine == "proxy" and not self.base_url:
+            raise ValueError("llm.engine 'proxy' needs llm.base_url")
+        return self
 
-@dataclass
-class StreamingConfig:
+
+class StreamingConfig(_Section):
     max_session_seconds: float = 3 * 3600.0
     # Audio may run ahead of wall-clock time by this much before 3007 (network bursts, catch-up).
     realtime_burst_seconds: float = 2.0
@@ -85,23 +114,42 @@ class StreamingConfig:
     vad_margin_db: float = 12.0
 
 
-@dataclass
-class ServerConfig:
-    api_keys: list[str] = field(default_factory=list)
+class ServerConfig(BaseSettings):
+    """The whole configuration. `load(FILE)` reads, highest first: environment (LOCAL_AAI_<KEY>, nested
+    keys with `__`: LOCAL_AAI_STREAMING__ENFORCE_REALTIME=false), the JSON file, defaults. Built
+    directly or with `from_dict` it takes only the values given (and defaults)."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid",
+                                      env_ignore_empty=True)
+
+    api_keys: list[Annotated[str, Field(min_length=1)]] = Field(default_factory=list)
     data_dir: str = "./.local-assemblyai"
     cache_dir: str | None = None    # default: <data_dir>/cache (STT results, joined model weights)
-    speech_model: str = "tiny.en"   # "tiny.en" | "base"
-    concurrency: int = 2            # transcription jobs running at once; the rest queue (throttled)
+    speech_model: Literal[SUPPORTED_WHISPER_MODELS] = "tiny.en"
+    concurrency: int = Field(2, ge=1)  # transcription jobs running at once; the rest queue (throttled)
     require_speech_models: bool = True
-    speech_model_ids: list[str] = field(default_factory=lambda: list(DEFAULT_SPEECH_MODEL_IDS))
-    unknown_transcript_status: int = 400  # 400 (cookbook) or 404 (openapi): see contract §7.2
+    speech_model_ids: list[str] = Field(default_factory=lambda: list(DEFAULT_SPEECH_MODEL_IDS))
+    unknown_transcript_status: Literal[400, 404] = 400  # 400 (cookbook) or 404 (openapi): see contract §7.2
     public_base_url: str | None = None    # base of upload URLs; default http://<host>:<port>
-    stt: SttConfig = field(default_factory=SttConfig)
-    jobs: JobConfig = field(default_factory=JobConfig)
-    webhook: WebhookConfig = field(default_factory=WebhookConfig)
-    llm: LlmConfig = field(default_factory=LlmConfig)
-    streaming: StreamingConfig = field(default_factory=StreamingConfig)
-    faults: dict[str, Any] = field(default_factory=dict)  # validated by faults.FaultPlan
+    stt: SttConfig = Field(default_factory=SttConfig)
+    jobs: JobConfig = Field(default_factory=JobConfig)
+    webhook: WebhookConfig = Field(default_factory=WebhookConfig)
+    llm: LlmConfig = Field(default_factory=LlmConfig)
+    streaming: StreamingConfig = Field(default_factory=StreamingConfig)
+    faults: dict[str, Any] = Field(default_factory=dict)  # validated by faults.FaultPlan
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool_for_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        return _no_bool_for_number(cls, value, info)
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings,
+                                   file_secret_settings):
+        file_data = _FILE_DATA.get()
+        if file_data is None:
+            return (init_settings,)
+        return init_settings, env_settings, _DictSource(settings_cls, file_data)
 
     @property
     def data_path(self) -> Path:
@@ -112,55 +160,79 @@ class ServerConfig:
         return Path(self.cache_dir) if self.cache_dir else self.data_path / "cache"
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return self.model_dump()
 
 
-def _build(cls: type, data: dict[str, Any], where: str) -> Any:
-    if not isinstance(data, dict):
-        raise ConfigError(f"{where or 'config'} must be an object")
-    known = {f.name: f for f in fields(cls)}
-    unknown = sorted(set(data) - set(known))
-    if unknown:
-        raise ConfigError(f"unknown config key(s) in {where or 'config'}: {', '.join(unknown)}")
-    kwargs: dict[str, Any] = {}
-    defaults = cls()
-    for name, value in data.items():
-        current = getattr(defaults, name)
-        if is_dataclass(current):
-            kwargs[name] = _build(type(current), value, f"{where}.{name}".lstrip("."))
+_FILE_DATA: ContextVar[dict[str, Any] | None] = ContextVar("_FILE_DATA", default=None)
+
+
+class _DictSource(PydanticBaseSettingsSource):
+    """The config file's object, already read (unknown keys left in: the model rejects them)."""
+
+    def __init__(self, settings_cls: type[BaseSettings], data: dict[str, Any]):
+        super().__init__(settings_cls)
+        self._data = data
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return self._data.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(self._data)
+
+
+def _problems(exc: ValidationError, env: dict[str, str] | None = None) -> str:
+    lines = []
+    for err in exc.errors():
+        msg = err["msg"].removeprefix("Value error, ")
+        loc = [str(part) for part in err["loc"] if not str(part).startswith(("function-", "int", "dict["))]
+        key = ".".join(loc)
+        env_key = ENV_PREFIX + "__".join(loc).upper()
+        origin = f" (environment variable {env_key})" if env and env.get(env_key) else ""
+        if err["type"] == "extra_forbidden":
+            lines.append(f"unknown config key {key} (value {err['input']!r}){origin}")
+        elif key:
+            lines.append(f"{key} = {err['input']!r}{origin}: {msg}")
         else:
-            kwargs[name] = value
-    return cls(**kwargs)
+            lines.append(msg)
+    lines = list(dict.fromkeys(lines))  # a union type reports one problem once per member
+    return f"invalid config ({len(lines)} problem{'s' if len(lines) != 1 else ''}):\n  - " + "\n  - ".join(lines)
+
+
+def _build(data: Any) -> ServerConfig:
+    if not isinstance(data, dict):
+        raise ConfigError("config must be a JSON object")
+    try:
+        return ServerConfig(**data)
+    except ValidationError as exc:
+        raise ConfigError(_problems(exc)) from None
 
 
 def validate(cfg: ServerConfig) -> ServerConfig:
-    if cfg.speech_model not in SUPPORTED_WHISPER_MODELS:
-        raise ConfigError(f"speech_model must be one of {', '.join(SUPPORTED_WHISPER_MODELS)}")
-    if not isinstance(cfg.api_keys, list) or not all(isinstance(k, str) and k for k in cfg.api_keys):
-        raise ConfigError("api_keys must be a list of non-empty strings")
-    if int(cfg.concurrency) < 1:
-        raise ConfigError("concurrency must be >= 1")
-    if cfg.llm.engine not in ("offline", "proxy"):
-        raise ConfigError("llm.engine must be 'offline' or 'proxy'")
-    if cfg.llm.engine == "proxy" and not cfg.llm.base_url:
-        raise ConfigError("llm.engine 'proxy' needs llm.base_url")
-    if cfg.unknown_transcript_status not in (400, 404):
-        raise ConfigError("unknown_transcript_status must be 400 or 404")
+    """Kept for callers of the dataclass version: a ServerConfig is valid once built."""
     return cfg
 
 
 def from_dict(data: dict[str, Any]) -> ServerConfig:
-    return validate(_build(ServerConfig, data, ""))
+    return _build(data)
 
 
 def load(path: str | Path | None) -> ServerConfig:
-    if path is None:
-        return validate(ServerConfig())
+    """The file (if any) under LOCAL_AAI_* environment variables, over the defaults."""
+    data: Any = {}
+    if path is not None:
+        try:
+            data = json.loads(Path(path).read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise ConfigError(f"cannot read config {path}: {exc}") from exc
+        if not isinstance(data, dict):
+            raise ConfigError(f"config {path} must be a JSON object")
+    token = _FILE_DATA.set(data)
     try:
-        data = json.loads(Path(path).read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ConfigError(f"cannot read config {path}: {exc}") from exc
-    return from_dict(data)
+        return ServerConfig()
+    except ValidationError as exc:
+        raise ConfigError(_problems(exc, dict(os.environ))) from None
+    finally:
+        _FILE_DATA.reset(token)
 
 
 # Keys an admin may change on a running server (POST /_local/config). Engine choice, data dir and
