@@ -135,16 +135,17 @@ def run(ctx: Context) -> list[Row]:
         wall = time.monotonic() - start
     finally:
         server.stop()
-    if receiver.error or receiver.termination is None:
-        raise Unavailable(f"session did not end normally ({receiver.error or 'no Termination'}); "
-                          f"see {server.log_path}")
+    if not per_minute:
+        raise Unavailable(f"no minute was streamed; see {server.log_path}")
+    ending = "" if receiver.termination is not None and not receiver.error else \
+        f"; the session did not end normally ({receiver.error or 'no Termination'}, see {server.log_path})"
     first, last = per_minute[0], per_minute[-1]
     middle = per_minute[1:-1] or per_minute
     series = ", ".join(f"{v * 1000:.0f}" for v in per_minute)
     note = (f"{minutes} min session at {CATCHUP_RATE:g}x real time ({wall:.0f} s wall), "
             f"{receiver.final_turns} final turns; baseline column = minute 1, ours = minute {minutes}, "
             f"ratio = last/first; minutes 2..{minutes - 1}: median {statistics.median(middle) * 1000:.0f}, "
-            f"max {max(middle) * 1000:.0f} ms/s; per minute (ms/s): {series}")
+            f"max {max(middle) * 1000:.0f} ms/s; per minute (ms/s): {series}{ending}")
     return [
         Row(f"server CPU per audio second, minute 1 vs minute {minutes}", first * 1000, last * 1000, "ms/s",
             note, digits=1),

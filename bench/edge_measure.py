@@ -1,6 +1,6 @@
 """Dev tool (not a test): measure a paced edge-client session on this machine.
 
-    python -m edge_client.measure [--seconds 120] [--drop-at 30] [--wav FILE]
+    python -m bench.edge_measure [--seconds 120] [--drop-at 30] [--wav FILE]
 
 Starts the local AssemblyAI server (real-time pacing enforced, one injected 1011 close at --drop-at s)
 and a moto SNS -> SQS on 127.0.0.1, runs `python -m edge_client --source WAV` in real time, and
@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     import psutil
     from moto.server import ThreadedMotoServer
 
-    ap = argparse.ArgumentParser(prog="python -m edge_client.measure")
+    ap = argparse.ArgumentParser(prog="python -m bench.edge_measure")
     ap.add_argument("--seconds", type=float, default=120.0)
     ap.add_argument("--drop-at", type=float, default=30.0, help="inject a 1011 close after N s (0 = none)")
     ap.add_argument("--wav")
