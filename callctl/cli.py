@@ -72,6 +72,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", nargs="?", choices=("list", "validate", "push"), default="list")
     p.add_argument("file", nargs="?", type=Path)
     p.add_argument("--name", help="push under this name (default: the profile's name)")
+    p = sub.add_parser("live", help="stream a call live through the edge client (live insights -> the stack)",
+                       description="Runs python -m edge_client against the stack's live path: its live-insights "
+                                   "topic and recordings bucket (stack outputs) and, on the local stack, its "
+                                   "AssemblyAI server. Then shows the live insights the stack stored; the uploaded "
+                                   "recording joins the same call record (callctl show CALL_ID).")
+    source = p.add_mutually_exclusive_group()
+    source.add_argument("--source", type=Path, help="stream this WAV file instead of the microphone")
+    source.add_argument("--device", help="microphone: index or part of its name (default: the system default)")
+    p.add_argument("--speed", type=float, default=1.0,
+                   help="--source pace: 1 = real time (the real service's rule); the local stack accepts more")
+    p.add_argument("--agent-id", default="callctl-live")
+    p.add_argument("--profile", default="default", help="analysis profile of the uploaded recording")
+    p.add_argument("--no-upload", action="store_true", help="keep the recording on this machine")
+    p.add_argument("--api-url", help="streaming URL (default: the local server, or AssemblyAI's)")
     p = sub.add_parser("redrive", help="re-run failed calls (or re-analyse a call) from the stored transcript")
     p.add_argument("call_ids", nargs="*")
     p.add_argument("--failed", action="store_true", help="all FAILED calls (newest 100)")
@@ -127,6 +141,10 @@ def main(argv: list[str] | None = None) -> int:
             received = commands.watch(target, console, args.duration, args.count, categories=args.category)
             if args.count and received < args.count:
                 return 1
+        elif args.command == "live":
+            return commands.live(target, console, source=args.source, device=args.device, speed=args.speed,
+                                 agent_id=args.agent_id, profile=args.profile, upload=not args.no_upload,
+                                 api_url=args.api_url)
         elif args.command == "redrive":
             if args.recompute:
                 commands.recompute(target, console, args.call_ids, args.all)

@@ -277,6 +277,21 @@ def profiles_push(target: Target, console: Console, path: Path, name: str | None
     console.print(f"pushed profile {name!r} -> s3://{bucket}/{key} (used by uploads with metadata profile={name})")
 
 
+# ---- live -----------------------------------------------------------------------------------------
+def live(target: Target, console: Console, **options) -> int:
+    """Stream one call through the edge client (callctl/live.py), then show what the stack stored for it."""
+    from callctl import live as live_path
+
+    run = live_path.live(target, console, **options)
+    stored = live_path.wait_for_live_insights(target, run.call_id, timeout=30)
+    console.rule(f"live call {run.call_id}: {len(stored)} live insight(s) stored")
+    if stored:
+        console.print(render.live_table(stored))
+    if options.get("upload", True):
+        console.print(f"the recording joins the same call record once processed: callctl show {run.call_id}")
+    return run.exit_code
+
+
 # ---- recompute ------------------------------------------------------------------------------------
 def recompute(target: Target, console: Console, call_ids: list[str], every: bool) -> list[dict]:
     """Roles, metrics and categories again from stored transcripts with the current profile

@@ -8,7 +8,7 @@ from typing import Any
 
 from callctl.target import CallctlError, Target, use_functions_package
 
-STATUSES = ("RECEIVED", "QUEUED", "TRANSCRIBING", "ANALYZING", "COMPLETED", "PARTIAL", "FAILED")
+STATUSES = ("LIVE", "RECEIVED", "QUEUED", "TRANSCRIBING", "ANALYZING", "COMPLETED", "PARTIAL", "FAILED")
 TERMINAL = ("COMPLETED", "PARTIAL", "FAILED")  # PARTIAL: finished, an analysis invalid (docs/data-model.md)
 
 
@@ -16,6 +16,7 @@ TERMINAL = ("COMPLETED", "PARTIAL", "FAILED")  # PARTIAL: finished, an analysis 
 class CallView:
     meta: dict[str, Any]
     analyses: dict[str, dict[str, Any]] = field(default_factory=dict)
+    live: list[dict[str, Any]] = field(default_factory=list)  # the edge client's LLM responses, in turn order
 
     @property
     def call_id(self) -> str:
@@ -58,5 +59,6 @@ def load_call(target: Target, call_id: str) -> CallView:
     for candidate in candidates:
         meta = table.get_call(candidate)
         if meta:
-            return CallView(meta, {a["analysis"]: a for a in table.list_analyses(candidate)})
+            return CallView(meta, {a["analysis"]: a for a in table.list_analyses(candidate)},
+                            table.list_live_insights(candidate))
     raise CallctlError(f"no call {call_id!r} in {target.label} (list them with `callctl calls`)")

@@ -15,7 +15,7 @@ from callctl.data import CallView
 from callctl.subscription import Notification
 
 STATUS_STYLE = {"COMPLETED": "green", "PARTIAL": "yellow bold", "FAILED": "red", "ANALYZING": "cyan",
-                "TRANSCRIBING": "yellow", "RECEIVED": "blue"}
+                "TRANSCRIBING": "yellow", "RECEIVED": "blue", "LIVE": "magenta bold"}
 BAR_WIDTH = 24
 SUMMARY_CHARS = 240
 
@@ -216,6 +216,20 @@ def _evidence_text(evidence: dict[str, Any]) -> str:
     return str(evidence.get("detail") or kind)
 
 
+def live_table(insights: list[dict[str, Any]]) -> Table:
+    """The live call's LLM responses (edge client), in session and turn order."""
+    table = Table(title=f"Live insights ({len(insights)})", show_edge=False)
+    table.add_column("turn", justify="right")
+    table.add_column("said", overflow="fold", ratio=1)
+    table.add_column("live insight", overflow="fold", ratio=1)
+    for item in insights:
+        turn = str(item.get("turn_order"))
+        if int(item.get("session_number") or 1) > 1:
+            turn = f"{item['session_number']}.{turn}"
+        table.add_row(turn, item.get("transcript") or "", item.get("content") or "")
+    return table
+
+
 def call_renderable(view: CallView) -> Group:
     meta = view.meta
     header = Table.grid(padding=(0, 2))
@@ -233,7 +247,11 @@ def call_renderable(view: CallView) -> Group:
         header.add_row("failure", Text(f"{meta.get('failure_error', '')}: {meta['failure_reason']}", style="red"))
     if meta.get("analyses_valid") and meta.get("status") in ("COMPLETED", "PARTIAL"):
         header.add_row("analyses", validity_text(meta))
+    if meta.get("agent_id"):
+        header.add_row("agent", str(meta["agent_id"]))
     parts: list[Any] = [Panel(header, title=f"call {view.call_id}", expand=False), history_table(meta)]
+    if view.live:
+        parts.append(live_table(view.live))
     if view.analyses:
         parts += [phases_table(view.result("phases"), duration), sentiment_table(view.result("sentiment")),
                   action_items_table(view.result("action_items")), metrics_table(view.result("metrics")),

@@ -332,6 +332,66 @@ def resource_policies() -> None:
     FakeBucket.get_permission = get_permission  # type: ignore[method-assign]
 
 
+def sns_subscriptions() -> None:
+    """AWS::SNS::Subscription (moto's CloudFormation knows only a topic's inline `Subscription` list): the live
+    path subscribes its queue with raw message delivery (infra/live.py). Created through moto's own subscribe, with
+    the template's attributes (RawMessageDelivery, FilterPolicy, RedrivePolicy...)."""
+    if not _once("sns_subscriptions"):
+        return
+    from moto.core.common_models import CloudFormationModel
+    from moto.sns.models import sns_backends
+
+    attribute_names = ("RawMessageDelivery", "FilterPolicy", "FilterPolicyScope", "RedrivePolicy", "DeliveryPolicy")
+
+    class Subscription(CloudFormationModel):
+        def __init__(self, arn: str, account_id: str, region_name: str):
+            self.arn, self.account_id, self.region_name = arn, account_id, region_name
+
+        @property
+        def physical_resource_id(self) -> str:
+            return self.arn
+
+        @classmethod
+        def cloudformation_type(cls) -> str:
+            return "AWS::SNS::Subscription"
+
+        @classmethod
+        def has_cfn_attr(cls, attr: str) -> bool:
+            return attr == "Arn"
+
+        def get_cfn_attribute(self, attribute_name: str) -> str:
+            return self.arn
+
+        @classmethod
+        def create_from_cloudformation_json(cls, resource_name: str, cloudformation_json: dict, account_id: str,
+                                            region_name: str, **kwargs: Any) -> Any:
+            props = cloudformation_json.get("Properties", {})
+            backend = sns_backends[account_id][region_name]
+            subscription = backend.subscribe(str(props["TopicArn"]), str(props["Endpoint"]), str(props["Protocol"]))
+            for name in attribute_names:
+                if name in props:
+                    value = props[name]
+                    text = json.dumps(value) if isinstance(value, dict) else str(value).lower() \
+                        if isinstance(value, bool) else str(value)
+                    backend.set_subscription_attributes(subscription.arn, name, text)
+            return cls(subscription.arn, account_id, region_name)
+
+        @classmethod
+        def update_from_cloudformation_json(cls, original_resource: Any, new_resource_name: str,
+                                            cloudformation_json: dict, account_id: str, region_name: str) -> Any:
+            original_resource.delete(account_id, region_name)
+            return cls.create_from_cloudformation_json(new_resource_name, cloudformation_json, account_id,
+                                                       region_name)
+
+        def delete(self, account_id: str, region_name: str) -> None:
+            try:
+                sns_backends[account_id][region_name].unsubscribe(self.arn)
+            except Exception:  # the topic went first (stack deletion order): nothing to remove
+                pass
+
+    _register_cfn_model(Subscription)
+
+
 def apply_all() -> None:
     template_url_any_host()
     change_set_outputs()
@@ -339,4 +399,5 @@ def apply_all() -> None:
     change_set_not_found()
     ssm_parameter_previous_value()
     resource_policies()
+    sns_subscriptions()
     lambda_function_layers()

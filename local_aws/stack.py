@@ -106,7 +106,10 @@ class LocalStack:
                 else:
                     self.progress("starting the local AssemblyAI server")
                     started = time.monotonic()
-                    self.assemblyai = start_assemblyai(work_dir, port=opts.assemblyai_port)
+                    # the edge client may stream a file faster than real time here (callctl live --speed,
+                    # the demo's live call); a microphone is real time anyway
+                    self.assemblyai = start_assemblyai(work_dir, port=opts.assemblyai_port,
+                                                       extra_config={"streaming": {"enforce_realtime": False}})
                     self._own_assemblyai = True
                     self.timings.assemblyai_start_s = time.monotonic() - started
             self.context = self._context()

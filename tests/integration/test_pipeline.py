@@ -370,3 +370,94 @@ def test_callctl_upload_uses_the_stack_prefix_and_refuses_suffixes_that_start_no
     with pytest.raises(CallctlError, match=r"notes\.txt: not a recording file type"):  # checked all the same
         commands.upload(old, console, [notes], profile=None)
     assert "does not say which prefix starts a call" in console.export_text()
+
+
+ESCALATION_SCRIPT = Path(__file__).resolve().parent / "fixtures" / "escalation_call.json"
+
+
+def test_roles_metrics_and_categories_and_a_filter_policy_that_receives_only_escalations(stack, samples):
+    """Issue 11: every call gets speaker roles and a metrics item; categories are matched with evidence and
+    published as the String.Array attribute `categories`, so {"categories": ["escalation"]} alerts on one."""
+    from samples.generate import ensure_call, load_script
+
+    escalation_dir = ensure_call(load_script(ESCALATION_SCRIPT), SAMPLES)
+    sns, sqs, topic = stack.client("sns"), stack.client("sqs"), stack.outputs["ResultsTopicArn"]
+    with TopicSubscription(sns, sqs, topic, "alerts", filter_policy={"categories": ["escalation"]}) as alerts:
+        calm = upload(stack, samples / CALL / "mono.wav", f"recordings/insights/{CALL}.wav")
+        angry = upload(stack, escalation_dir / "mono.wav", "recordings/insights/escalation.wav")
+        records = {call_id: wait_terminal(stack, call_id) for call_id in (calm, angry)}
+        assert all(r["status"] == "COMPLETED" for r in records.values()), records
+        categories = call_record(stack, angry, "ANALYSIS#categories")["result"]
+        transcript = json.loads(stack.client("s3").get_object(
+            Bucket=stack.outputs["RecordingsBucketName"], Key=f"results/{angry}/transcript.json")["Body"].read())
+        said = [(u["speaker"], u["text"]) for u in transcript["utterances"]]
+        assert "escalation" in records[angry]["categories"], (categories, records[angry]["roles"], said)
+        received = alerts.collect(lambda got: any(n.call_id == angry for n in got), 60)
+        time.sleep(2)  # the other call was published before this: give a wrongly delivered copy time to arrive
+        received += alerts.receive(wait_seconds=1)
+    assert [n.call_id for n in received] == [angry]
+    assert "escalation" in received[0].message["categories"]
+    assert received[0].message["digest"]["metrics"]["roles"]["customer"]["talk_share"] > 0
+
+    for call_id, record in records.items():
+        # the agent greets first in both calls; the heuristic finds them by their greeting
+        assert set(record["roles"]["speakers"].values()) == {"agent", "customer"}, record["roles"]
+        metrics = call_record(stack, call_id, "ANALYSIS#metrics")["result"]
+        for role in ("agent", "customer"):
+            entry = metrics["roles"][role]
+            assert entry["talk_seconds"] > 3 and entry["turns"] >= 2 and 80 < entry["words_per_minute"] < 260
+        assert 0 < metrics["non_talk"]["share"] < 0.6 and metrics["response_latency"]["count"] >= 1
+        assert metrics["sentiment"]["customer"]  # the default profile asks for per-sentence sentiment
+    escalation = call_record(stack, angry, "ANALYSIS#categories")["result"]
+    assert escalation["matched"] == records[angry]["categories"] and "escalation" in escalation["matched"]
+    found = {e["kind"]: e for e in [c for c in escalation["categories"] if c["name"] == "escalation"][0]["evidence"]}
+    assert set(found) == {"phrase", "question"}  # said, and the LLM (the offline engine) says so too
+    phrase = found["phrase"]
+    assert phrase["role"] == "customer" and "manager" in phrase["text"].lower() and phrase["start"] > 5
+    assert found["question"]["answer"] == "yes" and "manager" in found["question"]["quote"].lower()
+    assert "escalation" not in records[calm]["categories"]
+    # the LLM got roles, not letters: the action items' owners are roles
+    owners = {(i.get("owner") or "").lower() for call_id in records
+              for i in call_record(stack, call_id, "ANALYSIS#action_items")["result"]["action_items"]}
+    assert owners and owners <= {"agent", "customer", ""}, owners
+
+
+def test_a_live_session_lands_on_the_call_record_and_its_uploaded_recording_joins_it(stack, samples, tmp_path):
+    """Issue 14: the edge client (python -m edge_client, through `callctl live`) streams a call to the local
+    AssemblyAI server, publishes each LLM response to the stack's live-insights topic (SNS -> SQS ->
+    store_live_insight) and uploads the recording with its call id: one record carries both."""
+    import wave
+
+    from rich.console import Console
+
+    from callctl.live import live, wait_for_live_insights
+    from callctl.local import target_of
+
+    clip = tmp_path / "live-clip.wav"  # the first 16 s of the sample: a few turns, streamed in real time
+    with wave.open(str(samples / CALL / "mono.wav"), "rb") as src, wave.open(str(clip), "wb") as dst:
+        dst.setparams(src.getparams())
+        dst.writeframes(src.readframes(16 * src.getframerate()))
+    target = target_of(stack)
+    run = live(target, Console(quiet=True), source=clip, speed=1.0, agent_id="pc-it-01",
+               data_dir=tmp_path / "edge", quiet=True)
+    assert run.exit_code == 0, run.output
+    insights = wait_for_live_insights(target, run.call_id, at_least=2, timeout=60)
+    assert len(insights) >= 2, (insights, run.output)
+    assert [i["turn_order"] for i in insights] == sorted(i["turn_order"] for i in insights)
+    assert all(i["content"] and i["agent_id"] == "pc-it-01" for i in insights)
+    for insight in insights:  # stored after the turn it answers was final
+        assert insight["stored_at"][:19] >= insight["timestamps"]["turn_final_at"][:19]
+
+    record = wait_terminal(stack, run.call_id)
+    assert record["status"] == "COMPLETED", record.get("failure_reason")
+    assert record["history"][0]["status"] == "LIVE" and record["agent_id"] == "pc-it-01"
+    assert record["recording_key"].endswith(f"/{run.call_id}.wav")
+    assert record["live_insights"] == len(insights)
+    assert call_record(stack, run.call_id, "ANALYSIS#phases")["result"]["phases"]  # the batch analyses, same record
+
+    shown = subprocess.run([sys.executable, "-m", "callctl", "show", run.call_id], cwd=REPO_ROOT, text=True,
+                           capture_output=True, timeout=120,
+                           env={**__import__("os").environ, "CALLCTL_ENDPOINT_URL": stack.endpoint_url,
+                                "COLUMNS": "200"})
+    assert shown.returncode == 0, shown.stderr
+    assert f"Live insights ({len(insights)})" in shown.stdout and "Phases" in shown.stdout
