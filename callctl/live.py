@@ -65,6 +65,10 @@ def edge_command(target: Target, *, call_id: str, data_dir: Path, source: Path |
     url = api_url or streaming_url(target)
     if url:
         args += ["--api-url", url]
+    if target.kind == "local":
+        # the local server decodes the last turn and answers its LLM request on this machine's CPU before it
+        # sends Termination: give it more than the real service's few seconds
+        args += ["--terminate-timeout", "30"]
     if source is not None:
         args += ["--source", str(source), "--source-speed", f"{speed:g}", "--catchup-rate", f"{max(2.0, speed):g}"]
         if speed > 1:

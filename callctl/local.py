@@ -107,8 +107,11 @@ def generate_samples(console: Console, out_dir: Path = SAMPLES_DIR) -> list[Path
                               capture_output=True, text=True, timeout=600)
     if proc.returncode != 0:
         raise CallctlError(f"sample generation failed: {proc.stderr.strip()[-2000:]}")
-    files = sorted(p / "mono.wav" for p in out_dir.iterdir() if p.is_dir() and (p / "mono.wav").exists()
-                   and not p.name.startswith("_"))
+    from samples.generate import available_scripts
+
+    # the bundled scripts' calls only (tests and benchmarks synthesize other calls into the same cache)
+    files = sorted(out_dir / call_id / "mono.wav" for call_id in available_scripts()
+                   if (out_dir / call_id / "mono.wav").exists())
     if not files:
         raise CallctlError(f"no sample calls in {out_dir}")
     return files
