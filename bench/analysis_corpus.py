@@ -469,3 +469,133 @@ CALLS: list[ScriptedCall] = [
                 Q_DISCOUNT: "no"},
     ),
 ]
+
+
+# Written after the engine was built and measured once, untouched by tuning (the row reports them apart):
+# colloquial wording, other phrasings of commitments and of the yes/no categories.
+FRESH_CALLS: list[ScriptedCall] = [
+    ScriptedCall(
+        id="fresh_clearview_tv_signal",
+        phases=SUPPORT_PHASES,
+        lines=[
+            ("agent", "Introduction", "Clearview TV, Natalie here, what can I do for you this evening?"),
+            ("customer", "Introduction", "Yeah hi, it's Gareth Hughes, account ending four one one."),
+            ("agent", "Introduction", "Thanks Gareth, and just to check, what's your postcode?"),
+            ("customer", "Introduction", "C F ten, two B B."),
+            ("customer", "Complaint", "Half my channels have gone blank since the storm on Sunday, it just says "
+                                      "no signal."),
+            ("customer", "Complaint", "I pay for the premium package and I can't even watch the football."),
+            ("agent", "Complaint", "That's rubbish, sorry. I can see your box hasn't checked in since Sunday night."),
+            ("agent", "Resolution", "I'm gonna reset the box from here, give it five minutes."),
+            ("customer", "Resolution", "Okay."),
+            ("agent", "Resolution", "If that doesn't sort it, we'll have an engineer out to look at the dish on "
+                                    "Saturday."),
+            ("customer", "Resolution", "Saturday's fine, I'm in all day."),
+            ("agent", "Resolution", "Lovely, that's booked, and you'll get a text confirming the time slot "
+                                    "tomorrow."),
+            ("agent", "Resolution", "I'll also knock this month's premium charge off your bill."),
+            ("agent", "Goodbye", "Anything else I can help with?"),
+            ("customer", "Goodbye", "No, that's great, cheers Natalie."),
+        ],
+        commitments=[
+            {"owner": "agent", "item": "reset the box", "due": None},
+            {"owner": "agent", "item": "send an engineer to look at the dish", "due": "on Saturday"},
+            {"owner": "agent", "item": "send a text confirming the time slot", "due": "tomorrow"},
+            {"owner": "agent", "item": "take this month's premium charge off the bill", "due": None},
+        ],
+        checks={Q_SUPERVISOR: "no", Q_REFUND: "no", Q_APOLOGY: "yes", Q_APPOINTMENT: "yes", Q_IDENTITY: "yes",
+                Q_DISCOUNT: "yes", Q_CANCEL: "no"},
+    ),
+    ScriptedCall(
+        id="fresh_parcelpoint_lost_delivery",
+        phases=SUPPORT_PHASES,
+        labels="roles",
+        lines=[
+            ("agent", "Introduction", "Hello, ParcelPoint customer support, you're through to Kemal."),
+            ("customer", "Introduction", "Hi, I'm phoning about a parcel that never turned up. The tracking number "
+                                         "is P P nine eight seven."),
+            ("agent", "Introduction", "Let me pull that up. Can I take the name on the order?"),
+            ("customer", "Introduction", "Sofia Marin."),
+            ("customer", "Complaint", "It says delivered on Tuesday but there was nothing at my door, and it was a "
+                                      "birthday present."),
+            ("customer", "Complaint", "Honestly I've had enough, can I talk to someone senior about this?"),
+            ("agent", "Complaint", "I completely get it and I apologise. The driver's photo shows a different front "
+                                   "door."),
+            ("agent", "Resolution", "So here's what happens next: I'm opening a lost parcel claim right now."),
+            ("agent", "Resolution", "You'll have your money back on your card within three working days."),
+            ("customer", "Resolution", "And the seller? Should I tell them?"),
+            ("agent", "Resolution", "Could you forward us the seller's order confirmation?"),
+            ("customer", "Resolution", "Yes, I'll forward it tonight."),
+            ("agent", "Resolution", "Perfect. I'll also pass the photo to the depot manager so it doesn't happen "
+                                    "again."),
+            ("agent", "Goodbye", "Is there anything more I can do today?"),
+            ("customer", "Goodbye", "No, thanks for your help. Bye."),
+        ],
+        commitments=[
+            {"owner": "agent", "item": "open a lost parcel claim", "due": "right now"},
+            {"owner": "agent", "item": "refund the money to the card", "due": "within three working days"},
+            {"owner": "customer", "item": "forward the seller's order confirmation", "due": "tonight"},
+            {"owner": "agent", "item": "pass the photo to the depot manager", "due": None},
+        ],
+        checks={Q_SUPERVISOR: "yes", Q_REFUND: "yes", Q_APOLOGY: "yes", Q_APPOINTMENT: "no", Q_IDENTITY: "yes",
+                Q_CANCEL: "no", Q_COMPETITOR: "no"},
+    ),
+    ScriptedCall(
+        id="fresh_novabank_account_closure",
+        phases=SUPPORT_PHASES,
+        lines=[
+            ("agent", "Introduction", "Good morning, NovaBank, my name's Ruth. Who am I speaking to?"),
+            ("customer", "Introduction", "Morning, Daniel Osei. I want to close my current account."),
+            ("agent", "Introduction", "Okay Daniel, can you confirm your date of birth first?"),
+            ("customer", "Introduction", "Fourteenth of August, ninety-one."),
+            ("customer", "Complaint", "You started charging a monthly fee of eight pounds without telling me, and "
+                                      "Monzo doesn't charge anything."),
+            ("agent", "Complaint", "I see that fee was introduced in March. I can tell you're not happy about it."),
+            ("agent", "Resolution", "What I can do is move you to our basic account, which has no monthly fee at "
+                                    "all."),
+            ("customer", "Resolution", "Hmm. No, I've made up my mind, please go ahead and close it."),
+            ("agent", "Resolution", "Understood. I've closed the account, and the remaining balance will be "
+                                    "transferred to your other bank by Thursday."),
+            ("agent", "Resolution", "We'll post you a final statement next week."),
+            ("customer", "Resolution", "Fine, I'll cut up the card today."),
+            ("agent", "Goodbye", "Thanks for banking with us, Daniel. Goodbye."),
+            ("customer", "Goodbye", "Bye."),
+        ],
+        commitments=[
+            {"owner": "agent", "item": "transfer the remaining balance to the other bank", "due": "by Thursday"},
+            {"owner": "agent", "item": "post a final statement", "due": "next week"},
+            {"owner": "customer", "item": "cut up the card", "due": "today"},
+        ],
+        checks={Q_SUPERVISOR: "no", Q_REFUND: "no", Q_APOLOGY: "no", Q_CANCEL: "yes", Q_RETAINED: "no",
+                Q_IDENTITY: "yes", Q_COMPETITOR: "yes", Q_DISCOUNT: "no"},
+    ),
+    ScriptedCall(
+        id="fresh_brightpath_tutoring_sales",
+        phases=SALES_PHASES,
+        labels="roles",
+        lines=[
+            ("agent", "Opening", "Hi, is that Mrs. Chen? It's Leo from BrightPath Tutoring, you filled in our form "
+                                 "yesterday."),
+            ("customer", "Opening", "Oh yes, hello."),
+            ("agent", "Discovery", "Which subjects is your son finding hard at the moment?"),
+            ("customer", "Discovery", "Maths mostly. He's got exams in June and his grades have dropped this term."),
+            ("agent", "Discovery", "And how many evenings a week could he do?"),
+            ("customer", "Discovery", "Probably two."),
+            ("agent", "Pitch", "Our tutors are all qualified teachers, and with two sessions a week most students "
+                               "go up a grade by the summer."),
+            ("customer", "Objections", "It's quite a lot of money though, and a friend uses Tutorly which is "
+                                       "cheaper."),
+            ("agent", "Objections", "I understand. We do a ten percent discount if you book a full term."),
+            ("agent", "Close", "Why don't we start with a free trial lesson this Thursday at six?"),
+            ("customer", "Close", "Alright, let's do that."),
+            ("agent", "Close", "Great, I'll email you the tutor's details tonight."),
+            ("customer", "Close", "Thanks. I'll make sure he's ready with his homework."),
+        ],
+        commitments=[
+            {"owner": "agent", "item": "email the tutor's details", "due": "tonight"},
+            {"owner": "customer", "item": "make sure he's ready with his homework", "due": None},
+        ],
+        checks={Q_NEXT_STEP: "yes", Q_COMPETITOR: "yes", Q_DISCOUNT: "yes", Q_APPOINTMENT: "yes",
+                Q_REFUND: "no", Q_SUPERVISOR: "no"},
+    ),
+]

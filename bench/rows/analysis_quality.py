@@ -199,11 +199,13 @@ def _free_answers(content: str, n: int) -> list[str]:
     return found[:n]
 
 
-def evaluate(calls: list[corpus.ScriptedCall] | None = None) -> dict[str, Any]:
+def evaluate(calls: list[corpus.ScriptedCall] | None = None, split: str | None = None) -> dict[str, Any]:
+    """All calls (or `calls`); the result also has the figures of the fresh split under "fresh"."""
     from local_assemblyai.analyzers import OfflineAnalyzer
 
     analyzer = OfflineAnalyzer()
-    calls = calls or corpus.CALLS
+    if calls is None:
+        calls = corpus.FRESH_CALLS if split == "fresh" else corpus.CALLS + corpus.FRESH_CALLS
     per_call = {}
     for call in calls:
         req = requests_for(call)
@@ -229,7 +231,11 @@ def evaluate(calls: list[corpus.ScriptedCall] | None = None) -> dict[str, Any]:
         answers += [""] * (len(call.checks) - len(answers))
         r["free_yes_no_ok"] = [_yes_no(a) == t for a, t in zip(answers, call.checks.values(), strict=True)]
         per_call[call.id] = r
-    return summarise(per_call)
+    result = summarise(per_call)
+    fresh = {k: v for k, v in per_call.items() if k in {c.id for c in corpus.FRESH_CALLS}}
+    if fresh and len(fresh) < len(per_call):
+        result["fresh"] = {k: v for k, v in summarise(fresh).items() if k != "per_call"}
+    return result
 
 
 def _share(values: list[bool]) -> float:
@@ -263,7 +269,7 @@ def evaluate_before(ctx: Context | None = None) -> tuple[dict[str, Any] | None, 
         except (OSError, subprocess.SubprocessError) as exc:
             return None, f"before n/a (git archive {BEFORE_COMMIT}: {exc})"
         code = ("import json, sys; from bench.rows.analysis_quality import evaluate; "
-                "r = evaluate(); r.pop('per_call'); print(json.dumps(r))")
+                "r = evaluate(); r.pop('per_call'); print(json.dumps(r, default=str))")
         env = {**os.environ, "PYTHONPATH": os.pathsep.join([tmp, str(REPO_ROOT)]), "HF_HUB_OFFLINE": "1"}
         proc = subprocess.run([sys.executable, "-c", code], cwd=tmp, env=env, capture_output=True, text=True,
                               timeout=900, check=False)
@@ -277,23 +283,29 @@ def run(ctx: Context) -> list[Row]:
     before, how = evaluate_before(ctx)
     now = evaluate()
     b = before or {}
+    f, fb = now.get("fresh", {}), b.get("fresh", {})
+
+    def fresh(key: str) -> str:
+        return f"fresh split ({f.get('calls', 0)} calls written after tuning): {f.get(key, float('nan')):.0f} % " \
+               f"(before {fb.get(key, float('nan')):.0f} %)"
+
     n = f"{now['calls']} scripted calls (bench/analysis_corpus.py); {how}"
     return [
         Row("phase agreement, tutorial 000 prompt + VTT", b.get("free_phases"), now["free_phases"], "%",
-            f"{n}; share of spoken time in the right phase; unparsable JSON = 0", digits=1),
+            f"{n}; share of spoken time in the right phase; unparsable JSON = 0; {fresh('free_phases')}", digits=1),
         Row("phase agreement, pipeline call_phases (compact)", b.get("structured_phases"), now["structured_phases"],
             "%", f"worst call {now['min_structured_phases']:.0f} % (before "
-                 f"{b.get('min_structured_phases', float('nan')):.0f} %)", digits=1),
+                 f"{b.get('min_structured_phases', float('nan')):.0f} %); {fresh('structured_phases')}", digits=1),
         Row("action-item recall, pipeline call_analysis", b.get("items"), now["items"], "%",
             f"{now['n_items']} scripted commitments; owner right {now['owner_ok']:.0f} % (before "
             f"{b.get('owner_ok', float('nan')):.0f} %), due date right {now['due_ok']:.0f} % (before "
             f"{b.get('due_ok', float('nan')):.0f} %) of the found; extra items {now['extra_items']} "
-            f"(before {b.get('extra_items', 'n/a')})", digits=1),
+            f"(before {b.get('extra_items', 'n/a')}); {fresh('items')}", digits=1),
         Row("action-item recall, tutorial 003 bullets", b.get("free_items"), now["free_items"], "%",
             "no speaker labels (as the tutorial transcribes); bullets matched by content words", digits=1),
         Row("yes/no answers right, pipeline checks", b.get("checks"), now["checks"], "%",
-            f"{now['n_checks']} questions over the calls (supervisor, refund, apology, cancel, retained, ...)",
-            digits=1),
+            f"{now['n_checks']} questions over the calls (supervisor, refund, apology, cancel, retained, ...); "
+            f"{fresh('checks')}", digits=1),
         Row("yes/no answers right, tutorial 002-style prompt", b.get("free_yes_no"), now["free_yes_no"], "%",
             "Answer Format: <yes or no> <reason>; each answer must start with the right yes or no", digits=1),
     ]

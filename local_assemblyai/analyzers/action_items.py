@@ -39,7 +39,7 @@ DUE = re.compile(
     rf"|{_MONTH}\s+{_ORD}|(?:the\s+)?{_ORD}\s+of\s+{_MONTH}|the\s+{_ORD}\b"
     rf"|(?:first\s+thing\s+)?tomorrow(?:\s+{_PART})?(?:\s+at\s+{_CLOCK})?|today|tonight|later\s+today"
     rf"|(?:the\s+)?end\s+of\s+(?:the\s+|this\s+|next\s+)?(?:day|week|month|business\s+day)"
-    rf"|(?:this|next)\s+(?:{_PART}|week|month|year)|(?:the\s+)?(?:{_PART}|day|night)\s+before"
+    rf"|(?:this|next)\s+(?:{_PART}|week|month|year)(?!'s)|(?:the\s+)?(?:{_PART}|day|night)\s+before"
     rf"|(?:within|in)\s+(?:the\s+next\s+)?{_NUM}(?:\s+(?:to|or)\s+{_NUM})?\s+{_UNIT}"
     rf"|after\s+{_NUM}\s+{_UNIT}|within\s+the\s+(?:hour|day|week)"
     rf"|(?:from|starting\s+with|with)\s+(?:your|the)\s+next\s+(?:bill|invoice|statement|billing\s+cycle|payment)"
@@ -52,7 +52,7 @@ _DUE_ALONE_BAD = re.compile(r"^(?:then|the\s+\w+)$", re.IGNORECASE)  # need a pr
 # Verbs that are not tasks after "I'll / I will" (states, in-call talk, vague).
 NON_ACTIONS = {"be", "have", "need", "see", "help", "take", "look", "think", "try", "wait", "hold", "just", "stay",
                "get", "go", "do", "want", "like", "love", "bet", "live", "still", "probably", "maybe", "say", "tell",
-               "ask", "hear", "leave", "pass",
+               "ask", "hear", "leave",
                "keep", "miss", "come", "put", "give", "find", "talk", "speak", "read", "explain", "start", "stop"}
 # ... except with an object that makes them tasks ("I'll put the money back", "I'll give you a call").
 _TASK_OBJECT = re.compile(r"\b(back|call|refund|credit|update|link|email|note|number|receipt|details|form|team|"
@@ -77,7 +77,11 @@ PROGRESSIVE = re.compile(r"\b(?:i|we)(?:\s+am|\s+are|'m|'re)\s+(?:also\s+|now\s+
                          re.IGNORECASE)
 PASSIVE = re.compile(r"^(?:and\s+|also\s+)?((?:the|your|a|an|any|all|this|that|our|my)\s+[\w\s'-]{2,60}?)\s+"
                      r"(?:will|'ll|is\s+going\s+to)\s+be\s+([a-z]+(?:ed|t|id|en))\b(.*)", re.IGNORECASE)
-YOU_RECEIVE = re.compile(r"\byou(?:'ll|\s+will|\s+should)\s+(?:also\s+)?(?:receive|get)\s+(.*)", re.IGNORECASE)
+YOU_RECEIVE = re.compile(r"\byou(?:'ll|\s+will|\s+should)\s+(?:also\s+)?(?:receive|get|have)\s+(.*)", re.IGNORECASE)
+MONEY_BACK = re.compile(r"^(?:your|the|a)\s+(?:money|payment|fee|charge|deposit)s?\s+back\b(.*)$", re.IGNORECASE)
+# "we'll have an engineer out / someone come round" -> "Send an engineer ..."
+HAVE_SOMEONE = re.compile(r"^have\s+((?:an?|the|our|one\s+of\s+our)\s+\w+|someone|somebody)\s+(?:out|over|round|around|"
+                          r"come\s+(?:out|over|round)?|visit|call)\b\s*(.*)$", re.IGNORECASE)
 REQUEST = re.compile(r"\b(?:please|could\s+you|can\s+you|would\s+you|will\s+you|i\s+need\s+you\s+to|"
                      r"make\s+sure\s+(?:to|you)|remember\s+to|don't\s+forget\s+to)\s+(?:please\s+|also\s+)*"
                      r"([a-z]+\b.*)", re.IGNORECASE)
@@ -86,7 +90,9 @@ DO_THAT = re.compile(r"\b(?:i|we)(?:'ll|\s+will|\s+can|\s+am\s+going\s+to|'m\s+g
 _HEDGE = re.compile(r"\b(?:not\s+sure|don't\s+know\s+(?:if|whether)|maybe|might|perhaps|i\s+doubt|i\s+wish)\b",
                     re.IGNORECASE)
 ACCEPT = re.compile(r"^\W*(?:sure|yes|yeah|yep|okay|ok|of\s+course|certainly|no\s+problem|will\s+do|fine|alright|"
-                    r"absolutely|great|perfect|i\s+can\s+do\s+that|i'll\s+do\s+that|i\s+will)\b", re.IGNORECASE)
+                    r"absolutely|great|perfect|lovely|sounds\s+good|i\s+can\s+do\s+that|i'll\s+do\s+that|i\s+will)\b|"
+                    r"^[^.?!]{0,40}\b(?:is|are|'s)\s+(?:fine|good|great|perfect|okay|ok)\b|"
+                    r"^[^.?!]{0,30}\b(?:works\s+for\s+me|that\s+works)\b", re.IGNORECASE)
 WHEN_Q = re.compile(r"\b(when|how\s+long|what\s+time|which\s+day|how\s+soon)\b", re.IGNORECASE)
 _CUT = re.compile(r"\s*(?:,\s*|\s+)(?:so\s+(?:that\s+)?|because\s+|since\s+|as\s+you\s+asked|as\s+requested|"
                   r"as\s+promised|if\s+that'?s?\s+(?:ok|okay|alright|fine)|just\s+in\s+case|which\s+means|"
@@ -190,6 +196,8 @@ def _commitment_in(clause: str) -> tuple[str, str] | None:
         return m.group(1), "do-that"
     if m := COMMIT.search(clause):
         task = _task(m.group(1))
+        if hs := HAVE_SOMEONE.match(task):
+            return f"send {hs.group(1)} {hs.group(2)}".strip(), "commit"
         verb = task.split(" ", 1)[0].lower() if task else ""
         if re.match(r"^let\s+\w+(?:\s+\w+)?\s+know\b", task, re.IGNORECASE):
             return task, "commit"
@@ -289,7 +297,9 @@ def find_commitments(lines: list[Line]) -> list[Commitment]:
                         task = f"{verb} {subject[:1].lower()}{subject[1:]} {_task(m.group(3))}"
                         kind = "restated"
                 elif role in ("agent", None) and (m := YOU_RECEIVE.search(clause)):
-                    task = f"send {_task(m.group(1))}"
+                    got_obj = _task(m.group(1))
+                    money = MONEY_BACK.match(got_obj)
+                    task = f"refund the money{money.group(1)}" if money else f"send {got_obj}"
                 elif (m := REQUEST.search(clause)) and _base(m.group(1).split(" ", 1)[0]) in VERBS:
                     req_task = _task(m.group(1)).rstrip("?").strip()
                     accept = _accepted(lines, i)

@@ -99,7 +99,7 @@ PHASE_TYPES: dict[str, PhaseType] = {
         _rx(r"\b(?:anything\s+else|that's\s+(?:all|it|everything)|that\s+covers|have\s+a\s+(?:good|great|nice|"
             r"wonderful|lovely)|take\s+care|good\s*bye|bye|thanks?\s+for\s+(?:calling|your\s+(?:patience|time|help))|"
             r"glad\s+i\s+could\s+help|safe\s+travels|good\s+luck|feel\s+better|enjoy|you're\s+(?:very\s+)?welcome|"
-            r"my\s+pleasure|you\s+too|cheers)\b")),
+            r"my\s+pleasure|you\s+too|cheers|thanks?\s+(?:you\s+)?for\s+\w+ing\s+(?:with\s+)?us)\b")),
     "close": PhaseType(
         ("close", "closing the sale", "call to action", "commitment", "agreement", "decision"),
         ("How about we start a free trial today?", "Shall I send you the contract?",
@@ -110,6 +110,7 @@ PHASE_TYPES: dict[str, PhaseType] = {
 _NAME_INDEX = {n: key for key, t in PHASE_TYPES.items() for n in t.names}
 CUE_WEIGHT = 0.08
 NEIGHBOUR_WEIGHT = 0.1
+SHORT_REPLY_WORDS = 7
 
 
 def phase_type(name: str, all_names: list[str]) -> PhaseType | None:
@@ -148,6 +149,10 @@ def phase_scores(lines: list[Line], names: list[str], encoder: MiniLMEncoder) ->
         cols.append(col)
     sim = np.stack(cols, axis=1)
     sim = sim - sim.mean(axis=0, keepdims=True)
+    # a short reply ("C F ten, two B B.", "Okay.") says little by itself: it mostly continues the line it answers
+    for i in range(1, len(lines)):
+        own = min(1.0, len(lines[i].text.split()) / SHORT_REPLY_WORDS)
+        sim[i] = own * sim[i] + (1 - own) * sim[i - 1]
     if len(lines) > 2:
         padded = np.vstack([sim[:1], sim, sim[-1:]])
         sim = (1 - NEIGHBOUR_WEIGHT) * sim + NEIGHBOUR_WEIGHT / 2 * (padded[:-2] + padded[2:])

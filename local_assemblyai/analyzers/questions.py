@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from ..text_encoder import MiniLMEncoder
 from ..transcript_parse import Line
-from .action_items import find_commitments
+from .action_items import ACCEPT, find_commitments
 from .common import guess_roles, speaker_roles, split_sentences
 from .prompt_kinds import is_yes_no
 from .sentiment import answer_question as sentiment_answer
@@ -58,16 +58,17 @@ CONCEPTS = [
     Concept("cancel", _rx(r"cancel|terminat|close\s+(?:their|the|his|her|an?)\s+account|leave|quit|switch\s+provider"),
             _rx(r"\b(?:cancel\w*|terminat\w*|close\s+(?:my|the|our)\s+account|end\s+(?:my|the|our)\s+"
                 r"(?:contract|subscription|membership|plan)|leav(?:e|ing)\s+(?:you|now)|planning\s+to\s+switch|"
-                r"switch(?:ing)?\s+(?:to\s+\w+|provider|over)|quit(?:ting)?)\b")),
+                r"switch(?:ing)?\s+(?:to\s+\w+|provider|over)|quit(?:ting)?|close\s+(?:my|the|our)\s+\w+\s+account)\b")),
     Concept("appointment", _rx(r"appointment|visit|technician|engineer|meeting|demo|booked|schedul|onboarding"),
             _rx(r"\b(?:appointment|visit|technician|engineer|onboarding\s+call|meeting|demo|site\s+survey|"
-                r"consultation)\b"), anyone=True),
+                r"consultation|lesson|session|class|viewing|inspection|fitting|check-up|survey)\b"), anyone=True),
     Concept("identity", _rx(r"verif|identit|authenticat|security\s+(?:check|question)|confirm\w*\s+(?:who|their)"),
             _rx(r"\b(?:date\s+of\s+birth|last\s+(?:four|4)\s+digits|post\s*code|zip\s+code|account\s+number|"
                 r"policy\s+number|booking\s+reference|reference\s+number|member(?:ship)?\s+number|"
                 r"security\s+(?:question|check)|verif\w*|first\s+line\s+of\s+(?:your|the)\s+address|"
                 r"email\s+on\s+the\s+account|confirm\s+(?:your|the)\s+(?:name|address|email|identity|account|"
-                r"date|phone|number)|(?:get|have)\s+your\s+name|who\s+do\s+i\s+have)\b")),
+                r"date|phone|number)|(?:get|have|take)\s+(?:your|the)\s+name|who\s+(?:do\s+i\s+have|am\s+i\s+speaking)|"
+                r"name\s+on\s+the\s+(?:account|order|booking|policy))\b")),
     Concept("competitor", _rx(r"competitor|rival|another\s+(?:provider|company|supplier)|other\s+provider"),
             _rx(r"\b(?:competitors?|another\s+(?:provider|company|supplier|bank|carrier|network|gym|firm|shop|store)"
                 r"|other\s+(?:providers?|companies|suppliers?)|switch(?:ing)?\s+to|quoted\s+(?:us|me)|"
@@ -77,7 +78,8 @@ CONCEPTS = [
             _rx(r"\b(?:discount\w*|\d+\s*percent|(?:ten|fifteen|twenty|five|fifty)\s+percent|percent\s+off|"
                 r"credit\s+(?:of|your|to|the)|(?:a|temporary)\s+credit|loyalty\s+(?:plan|discount|offer|rate)|"
                 r"waiv\w*|no\s+charge|free\s+of\s+charge|(?:reduced|lower|special)\s+(?:price|rate|fee|plan)|"
-                r"price\s+match\w*|half\s+price|money\s+off)\b")),
+                r"price\s+match\w*|half\s+price|money\s+off|knock\w*\s+(?:[\w']+\s+){0,6}off|"
+                r"take\s+(?:[\w']+\s+){0,6}off\s+(?:your|the)\s+bill)\b")),
 ]
 _RETAIN = _rx(r"retain|kept\s+(?:as\s+)?(?:a\s+)?customer|stay(?:ed)?\s+(?:with|on)|saved|churn")
 _STAY = _rx(r"\b(?:i'll\s+stay|i\s+will\s+stay|we'll\s+stay|stay\s+with\s+you|i'll\s+keep\s+(?:my|the|it)|"
@@ -90,6 +92,7 @@ _LEFT = _rx(r"\b(?:cancellation\s+(?:is|has\s+been)\s+(?:confirmed|processed|com
             r"still\s+want\s+to\s+cancel|go\s+ahead\s+(?:and|with)\s+(?:the\s+)?cancel\w*|"
             r"(?:account|policy|contract|membership)\s+(?:is|has\s+been|will\s+be)\s+(?:closed|cancelled|terminated)|"
             r"set\s+the\s+cancellation|cancel\w*\s+(?:is\s+)?(?:confirmed|effective))\b")
+_CONDITIONAL_COMMIT = _rx(r"\b(?:if|unless|in\s+case|once)\s+(?:we|i|they|you|it|that)\b")
 _NEXT_STEP = _rx(r"next\s+step|follow[\s-]?up|call\s*back|agree\w*\s+(?:on\s+)?(?:a|the)\s+(?:plan|action)|commit")
 _SATISFIED = _rx(r"satisf|happy|pleased|content|delighted|positive|glad")
 _UNHAPPY = _rx(r"dissatisf|unhappy|frustrat|upset|angry|annoyed|irritat|negative|disappoint")
@@ -150,7 +153,7 @@ def _sentences(lines: list[Line]) -> list[tuple[Line, str]]:
 
 
 def _negated(sentence: str, match: re.Match) -> bool:
-    before = sentence[:match.start()]
+    before = re.sub(r"\bwhy\s+(?:don't|not)\s+(?:we|you|i)\b", " ", sentence[:match.start()], flags=re.IGNORECASE)
     clause = re.split(r"[,;]|\bbut\b", before)[-1]
     return bool(_NEG.search(clause)) and len(clause.split()) <= 8
 
@@ -195,21 +198,67 @@ def yes_no(question: str, lines: list[Line], encoder: MiniLMEncoder | None = Non
         pool = lines if concept.anyone else _pool(lines, role)
         for ln, sentence in _sentences(pool):
             if sentence.rstrip().endswith("?") and concept.name not in ("identity", "escalation"):
-                continue  # asking about a refund is not offering one
+                nxt = lines.index(ln) + 1
+                proposal_taken = (concept.name == "appointment" and nxt < len(lines)
+                                  and (ln.speaker is None or lines[nxt].speaker != ln.speaker)
+                                  and ACCEPT.search(lines[nxt].text))
+                if not proposal_taken:
+                    continue  # asking about a refund is not offering one; "shall we meet Thursday?" + "yes" is
             m = concept.evidence.search(sentence)
             if not m or (concept.negatable and _negated(sentence, m)):
                 continue
             if concept.name == "escalation" and role == "customer" and not (_ASKING.search(sentence) or threaten):
                 continue
-            if _COND.search(sentence) and not threaten and concept.name != "identity":
-                continue  # "if this isn't fixed I'm going to ask your manager" is not asking yet
+            if _COND.search(sentence) and not threaten and concept.name == "escalation":
+                continue  # "if this isn't fixed I'm going to ask your manager" is not asking yet (an offer "if
+                # you book" is still an offer)
             if concept.name == "appointment" and not re.search(
-                    r"\b(?:book\w*|schedul\w*|arrang\w*|set\s+up|come|confirm\w*|slot|on\s+\w+day|at\s+\w+)\b",
-                    sentence, re.IGNORECASE):
+                    r"\b(?:book\w*|schedul\w*|arrang\w*|set\s+up|come|confirm\w*|slot|(?:on|this|next)\s+\w+day|"
+                    r"at\s+\w+|out\s+to)\b", sentence, re.IGNORECASE):
                 continue
             return _yes(sentence, role, ln, lines)
+        if concept.name == "competitor" and (named := named_competitor(lines, pool)):
+            return _yes(named[1], role, named[0], lines)
         return _no(f"Nothing {_who(role)} said in the call shows this.")
     return _generic(predicate, role, lines, encoder)
+
+
+_NOT_BRANDS = set("""I I'm I'll I've I'd Mr Mrs Ms Dr Monday Tuesday Wednesday Thursday Friday Saturday Sunday January
+February March April May June July August September October November December OK Okay Hi Hello Yes No""".split())
+_OWN_NAME = _rx(r"\b(?:this\s+is\s+\w+\s+(?:from|at)|calling\s+from|you've\s+reached|welcome\s+to|thanks?\s+(?:you\s+)?"
+               r"for\s+calling|speaking)\b")
+_COMMON = set("""there the this that these those it its we they he she you i and but so if when what how why where which
+who here then now well yes no okay our my your their his her a an in on at for from with as all any some""".split())
+_BRAND_CONTEXT = _rx(r"\b(?:charg\w*|cheaper|price|prices|offer\w*|quot\w*|deal|uses|use|pay|costs?|switch\w*|"
+                     r"better|with|from)\b")
+
+
+def named_competitor(lines: list[Line], pool: list[Line]) -> tuple[Line, str] | None:
+    """A customer sentence naming another company in a price/offer context ("Monzo doesn't charge anything"):
+    a capitalised name that nobody on the agent's side says and that is not a person introduced on the call."""
+    # the agent's side's names: what the agent says, and the call's opening and self-introductions
+    own = [ln for i, (ln, r) in enumerate(zip(lines, line_roles(lines), strict=True))
+           if r == "agent" or i < 2 or _OWN_NAME.search(ln.text)]
+    agent_words = {w for ln in own for w in re.findall(r"[A-Z][A-Za-z]+", ln.text)}
+    people = {w for ln in lines for m in re.finditer(r"(?i:this\s+is|my\s+name(?:'s|\s+is)|i'm|it's|speaking\s+to|"
+                                                     r"with)\s+([A-Z][a-z]+)(?:\s+([A-Z][a-z]+))?", ln.text)
+              for w in m.groups() if w}
+    for ln in pool:
+        for s in split_sentences(ln.text):
+            if not _BRAND_CONTEXT.search(s):
+                continue
+            tokens = list(re.finditer(r"\b[A-Z][A-Za-z]+\b", s))
+            for t in tokens:
+                word = t.group(0)
+                initial = t.start() == len(s) - len(s.lstrip())
+                after = s[t.end():].split()[:1]
+                if initial and (word.lower() in _COMMON or not (after and after[0].lower() in (
+                        "is", "are", "offers", "offered", "quoted", "charges", "doesn't", "does", "has", "gives"))):
+                    continue
+                if word in _NOT_BRANDS or word in agent_words or word in people:
+                    continue
+                return ln, s
+    return None
 
 
 def _retained(lines: list[Line]) -> Answer:
@@ -233,6 +282,7 @@ def _next_step(lines: list[Line], role: str | None) -> Answer:
     labelled = any(ln.speaker for ln in lines)
     items = [c for c in find_commitments(lines)
              if role is None or (c.owner in _ROLE_ALIASES.get(role, {role})) or (not labelled and c.owner is None)]
+    items = [c for c in items if not _CONDITIONAL_COMMIT.search(c.quote)]  # "I'll email you if we decide": not yet
     concrete = [c for c in items if c.due_date] or items
     if concrete:
         c = concrete[0]
