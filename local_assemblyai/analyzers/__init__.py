@@ -107,7 +107,7 @@ class OfflineAnalyzer:
             result["answers"] = self._structured_answers(lines, questions, formats)
         if want("action_items", "call_action_items"):
             result["action_items"] = extract_action_items(lines)
-        if want("checks", "call_analysis") and name == "call_analysis":
+        if isinstance(props, dict) and "checks" in props:  # combined request, or with the sentiment questions
             result["checks"] = [self._check(q, lines) for q in schema_enum(schema, ["checks", "question"])]
         return result
 
