@@ -10,7 +10,7 @@ TranscriptStatus = Literal["queued", "processing", "completed", "error"]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
 
 class Recording(_Model):

@@ -16,7 +16,7 @@ DEFAULT_LLM_BASE_URL = "https://llm-gateway.assemblyai.com/v1"
 class BaseSettings(BaseModel):
     """What every handler gets (read by Powertools itself as well)."""
 
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    model_config = ConfigDict(frozen=True, extra="ignore", defer_build=True)
 
     POWERTOOLS_SERVICE_NAME: str = Field("call-analytics", min_length=1)
     POWERTOOLS_METRICS_NAMESPACE: str = Field("CallAnalytics", min_length=1)

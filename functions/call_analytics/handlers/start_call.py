@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from aws_lambda_powertools.utilities.data_classes import S3Event
-
 from call_analytics import wiring
 from call_analytics.logic.start_call import StartCallDeps, start_calls
 from call_analytics.models import dump
@@ -30,5 +28,5 @@ def handler(event: dict, context) -> dict:
         idempotency_store=wiring.idempotency_store(settings.IDEMPOTENCY_TABLE),
         lambda_context=context,
     )
-    results = start_calls(uploaded_objects(S3Event(event)), deps)
+    results = start_calls(uploaded_objects(event), deps)  # wraps it in Powertools' S3Event (imported there)
     return {"results": [dump(r) for r in results]}

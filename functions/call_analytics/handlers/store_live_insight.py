@@ -3,8 +3,8 @@ message fails its record (reported back, retried, then moved to the queue's DLQ:
 
 from __future__ import annotations
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+import functools
+from typing import TYPE_CHECKING
 
 from call_analytics import wiring
 from call_analytics.logic.live_insights import LiveInsightMessage, store_live_insight
@@ -12,7 +12,24 @@ from call_analytics.observability import logger, metrics, tracer
 from call_analytics.redaction import redacted_errors
 from call_analytics.settings import StoreLiveInsightSettings, load_settings
 
-processor = BatchProcessor(event_type=EventType.SQS)
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.batch import BatchProcessor
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+
+@functools.cache
+def _processor() -> BatchProcessor:
+    """The container's SQS batch processor, built at the first invocation (Powertools' batch utility loads
+    asyncio and every event data class: too heavy for the cold import)."""
+    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
+
+    return BatchProcessor(event_type=EventType.SQS)
+
+
+def __getattr__(name: str):
+    if name == "processor":  # the module's `processor`, as before, built on first access
+        return _processor()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def record_handler(record: SQSRecord) -> bool:
@@ -26,6 +43,8 @@ def record_handler(record: SQSRecord) -> bool:
 @tracer.capture_lambda_handler(capture_response=False)
 @redacted_errors
 def handler(event: dict, context) -> dict:
+    from aws_lambda_powertools.utilities.batch import process_partial_response
+
     load_settings(StoreLiveInsightSettings)  # a broken environment fails the whole batch at once
-    return process_partial_response(event=event, record_handler=record_handler, processor=processor,
+    return process_partial_response(event=event, record_handler=record_handler, processor=_processor(),
                                     context=context)

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import json
 
-from aws_lambda_powertools.utilities.data_classes import LambdaFunctionUrlEvent
-
 from call_analytics import wiring
 from call_analytics.logic.completion_webhook import handle_webhook
 from call_analytics.observability import logger, metrics, tracer
@@ -21,6 +19,9 @@ from call_analytics.settings import TranscriptWebhookSettings, load_settings
 @tracer.capture_lambda_handler(capture_response=False)
 @redacted_errors
 def handler(event: dict, context) -> dict:
+    # at the first invocation, not at import: Powertools' data_classes package loads every event class
+    from aws_lambda_powertools.utilities.data_classes.lambda_function_url_event import LambdaFunctionUrlEvent
+
     settings = load_settings(TranscriptWebhookSettings)
     request = LambdaFunctionUrlEvent(event)
     if request.http_method != "POST":

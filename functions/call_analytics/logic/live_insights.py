@@ -36,7 +36,7 @@ def valid_external_call_id(value: str) -> str:
 
 
 class LiveLlm(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
     content: str = Field(max_length=MAX_CONTENT_CHARS)
     model: str | None = None
     response_model: str | None = None
@@ -46,7 +46,7 @@ class LiveLlm(BaseModel):
 class LiveInsightMessage(BaseModel):
     """The edge client's message body (edge_client/client.py MESSAGE_SCHEMA)."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
     schema_: Literal["edge.llm_response.v1"] = Field(alias="schema")
     type: Literal["llm_response"]
     dedup_key: str = Field(min_length=1, max_length=300)
