@@ -36,7 +36,7 @@ def _rx(pattern: str) -> re.Pattern:
 # Generic descriptions and cue phrases, written for any support or sales call (not copied from sample scripts).
 PHASE_TYPES: dict[str, PhaseType] = {
     "opening": PhaseType(
-        ("introduction", "intro", "greeting", "greetings", "opening", "welcome", "identification", "verification"),
+        ("introduction", "intro", "greeting", "greetings", "opening", "welcome"),
         ("Thank you for calling, my name is Sam, how can I help you today?",
          "Hi, this is Alex from the support team.",
          "Can I have your name and account number, please?",
@@ -50,7 +50,7 @@ PHASE_TYPES: dict[str, PhaseType] = {
             r"calling\s+from|(?:hi|hello|hey|good\s+(?:morning|afternoon|evening))\b)")),
     "problem": PhaseType(
         ("complaint", "complaints", "problem", "problems", "issue", "issues", "reason for call", "reason for calling",
-         "inquiry", "enquiry", "request", "concern", "diagnosis", "troubleshooting"),
+         "inquiry", "enquiry", "request", "concern"),
         ("My internet stopped working and it keeps dropping out.",
          "I was charged twice this month and I am really frustrated.",
          "The product arrived broken and nobody has helped me.",
@@ -61,8 +61,22 @@ PHASE_TYPES: dict[str, PhaseType] = {
             r"complain\w*|don't\s+understand|never\s+(?:made|received|arrived)|fault|fraud|stuck|urgent|"
             r"can't|cannot|keeps|still\s+(?:not|hasn't)|went\s+up|too\s+expensive|out\s+of\s+date|"
             r"what\s+(?:seems\s+to\s+be|happened)|what's\s+going\s+on|when\s+(?:exactly|did))\b")),
+    "verification": PhaseType(
+        ("verification", "identification", "identity check", "security", "authentication", "account verification"),
+        ("Can you confirm your date of birth and the first line of your address?",
+         "For security, what is the account number?", "Thank you, you are verified.",
+         "It's March the third, nineteen eighty."),
+        _rx(r"\b(?:date\s+of\s+birth|account\s+number|post\s*code|zip\s+code|reference|member\s+number|verif\w*|"
+            r"security|confirm\s+(?:your|the)\s+(?:name|address|account|email|first\s+line|identity)|"
+            r"last\s+(?:four|4)\s+digits|policy\s+number)\b")),
+    "troubleshooting": PhaseType(
+        ("troubleshooting", "diagnosis", "diagnostics", "investigation", "fact finding", "fact-finding"),
+        ("Have you tried restarting the router?", "Let me run a line test on your connection.",
+         "Can you check whether the light on the box is green?", "I can see an error on our side."),
+        _rx(r"\b(?:have\s+you\s+tried|restart\w*|reset\w*|let\s+me\s+(?:check|run|look|see)|test|i\s+can\s+see|"
+            r"can\s+you\s+(?:check|try|see)|error|light|log\s+in|settings)\b")),
     "discovery": PhaseType(
-        ("discovery", "needs analysis", "needs assessment", "qualification", "questions", "fact finding"),
+        ("discovery", "needs analysis", "needs assessment", "qualification", "questions"),
         ("How does your team handle this at the moment?", "How many customers do you have each month?",
          "What are you using today, and what does it cost you?", "Tell me a bit about your business."),
         _rx(r"\b(?:at\s+the\s+moment|currently|today|how\s+(?:many|much|often|does|do)|what\s+(?:do|does)\s+you|"

@@ -29,6 +29,9 @@ _ROLE_ALIASES = {"agent": {"agent"}, "customer": {"customer", "prospect", "calle
 _NEG = re.compile(r"\b(?:not|no|never|don't|doesn't|didn't|won't|can't|cannot|isn't|wasn't|aren't|unable|"
                   r"nothing|neither|nor)\b", re.IGNORECASE)
 _COND = re.compile(r"^\s*(?:if|unless)\b|\b(?:if|unless)\s+(?:this|that|it|you|they|i|we)\b", re.IGNORECASE)
+_AGENT_ACTS = re.compile(r"\b(?:offer(?:ed)?|provid(?:e|ed)|issu(?:e|ed)|promis(?:e|ed)|apologi[sz](?:e|ed)|"
+                         r"verif(?:y|ied)|authenticat(?:e|ed)|escalat(?:e|ed)|transferr?(?:ed)?|schedul(?:e|ed)|"
+                         r"book(?:ed)?|waiv(?:e|ed)|refund(?:ed)?)\b", re.IGNORECASE)
 _ASKING = re.compile(r"\b(?:want|wanna|like|need|ask(?:ing)?|speak|talk|get|put\s+me|transfer|let\s+me|"
                      r"demand|request)\b", re.IGNORECASE)
 
@@ -117,7 +120,7 @@ def _subject(question: str) -> tuple[str | None, str]:
     q = question.strip().rstrip("?").strip()
     m = re.match(rf"^(?:did|does|do|was|were|is|are|has|have|had|will|would|can|could|should)\s+(?:the\s+)?"
                  rf"({AGENT_WORDS}|{CUSTOMER_WORDS})(?:'s)?\b\s*(.*)$", q, re.IGNORECASE)
-    if m:
+    if m and not re.match(rf"^(?:\w+\s+){{1,2}}(?:the\s+)?(?:{AGENT_WORDS}|{CUSTOMER_WORDS})'s\b", q, re.IGNORECASE):
         word = m.group(1).lower()
         role = "agent" if re.fullmatch(AGENT_WORDS, word) else "customer"
         return role, m.group(2)
@@ -126,6 +129,8 @@ def _subject(question: str) -> tuple[str | None, str]:
     rest = m.group(1) if m else q
     if re.search(rf"\b(?:{AGENT_WORDS})\b", rest, re.IGNORECASE) and not re.search(
             rf"\b(?:{CUSTOMER_WORDS})\b", rest, re.IGNORECASE):
+        return "agent", rest
+    if _AGENT_ACTS.search(rest):  # "Was a refund offered?", "Was the customer's identity verified?": the agent's act
         return "agent", rest
     return None, rest
 
