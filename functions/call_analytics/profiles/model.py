@@ -43,7 +43,7 @@ FallbackModels = Annotated[list[str], AfterValidator(_check_fallback_models)]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class Transcription(_Strict):
