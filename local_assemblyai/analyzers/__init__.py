@@ -191,5 +191,5 @@ class OfflineAnalyzer:
         if turn_text:
             text = text.replace(turn_text, " ")
         text = re.sub(r"(?ms)^\s*WEBVTT.*", " ", text)
-        text = re.sub(r"(?m)^\s*\[\d+(?:\.\d+)?\s*-\s*\d+(?:\.\d+)?\].*$", " ", text)
+        text = re.sub(r"(?m)^\s*\[\d+(?:\.\d+)?(?:\s*-\s*\d+(?:\.\d+)?)?\].*$", " ", text)  # [s-e] or [s] lines
         return text.strip()[:6000]
