@@ -1,9 +1,12 @@
-"""Row 2: handler cold-import time and Lambda asset size.
+"""Row 2: handler cold import and Lambda asset size.
 
 Cold import: a fresh interpreter per measurement (`python -c`), timing only the import statement (not the
-interpreter start), best of N. Seeds: `import requests` (+ json, time), everything the cookbook scripts
-import. Ours: each handler module `call_analytics.handlers.<name>` (Powertools Logger/Tracer/Metrics,
-pydantic models, settings); boto3 is imported by wiring at the first invocation, measured separately.
+interpreter start), best of N; the seeds and every handler take turns in each of the N rounds, so a change in
+the machine's load hits them alike (the ratio is the comparable figure, the milliseconds move with the load).
+Seeds: `import requests` (+ json, time), everything the cookbook scripts import. Ours: each handler module
+`call_analytics.handlers.<name>` (Powertools Logger/Metrics, pydantic models, settings), one row each, against
+the issue-13 target of 300 ms. What the handlers defer to their first invocation is measured separately, in the
+same interpreters: Powertools' Tracer (the X-Ray SDK, `tracer.real()`), then `import boto3` + one client (wiring).
 Measured on this machine's Python (3.11); Lambda runs 3.12.
 
 Asset size: deflate-compressed zip (level 6, like `zip`), no __pycache__/.pyc. Seeds: requests and its
@@ -33,6 +36,10 @@ IN_SMOKE = True
 
 SEEDS_IMPORT = "import json, time, requests"
 BOTO_STAGE = "import boto3\nboto3.client('s3', region_name='us-east-1')"
+#: what the handlers build at their first invocation instead of at import (call_analytics/observability.py)
+TRACER_STAGE = "from call_analytics.observability import tracer\ntracer.real()"
+#: issue 13: each handler's cold import under this
+TARGET_MS = 300.0
 CODE_EXCLUDE_DIRS = {"__pycache__", ".pytest_cache"}
 CODE_EXCLUDE_SUFFIXES = (".pyc",)
 CODE_EXCLUDE_NAMES = {"requirements.txt"}
@@ -46,21 +53,34 @@ def _handler_modules() -> list[str]:
     return [f"call_analytics.handlers.{n}" for n in names]
 
 
-def _import_seconds(stages: list[str], repeats: int) -> list[float]:
-    """Per stage, the best of `repeats` fresh interpreters, timing only the stage's statements."""
+def _run_stages(stages: list[str], env: dict[str, str]) -> list[float]:
     code = "import time as _t\n" + "".join(
         f"_s = _t.perf_counter()\n{stage}\nprint(_t.perf_counter() - _s)\n" for stage in stages)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env,
+                          cwd=FUNCTIONS_DIR)
+    if proc.returncode != 0:
+        raise RuntimeError(f"`{stages}` failed: {proc.stderr.strip()[-500:]}")
+    return [float(v) for v in proc.stdout.strip().splitlines()[-len(stages):]]
+
+
+def _import_seconds(runs: dict[str, list[str]], repeats: int) -> dict[str, list[float]]:
+    """Per run and stage, the best of `repeats` fresh interpreters, timing only the stage's statements. The runs
+    take turns in each round (round-robin), so the seeds and the handlers see the same load."""
     env = {**os.environ, **LAMBDA_BASE_ENV, "PYTHONPATH": str(FUNCTIONS_DIR)}
     env.pop("AWS_ENDPOINT_URL", None)
-    best = [float("inf")] * len(stages)
+    for key in ("LAMBDA_TASK_ROOT", "POWERTOOLS_TRACE_DISABLED", "_X_AMZN_TRACE_ID"):  # the same Tracer for all
+        env.pop(key, None)
+    best = {name: [float("inf")] * len(stages) for name, stages in runs.items()}
     for _ in range(repeats):
-        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env,
-                              cwd=FUNCTIONS_DIR)
-        if proc.returncode != 0:
-            raise RuntimeError(f"`{stages}` failed: {proc.stderr.strip()[-500:]}")
-        values = [float(v) for v in proc.stdout.strip().splitlines()[-len(stages):]]
-        best = [min(b, v) for b, v in zip(best, values, strict=True)]
+        for name, stages in runs.items():
+            values = _run_stages(stages, env)
+            best[name] = [min(b, v) for b, v in zip(best[name], values, strict=True)]
     return best
+
+
+def _target_note(ms: float) -> str:
+    return f"under the {TARGET_MS:.0f} ms target" if ms < TARGET_MS else f"OVER the {TARGET_MS:.0f} ms target " \
+        f"by {ms - TARGET_MS:.0f} ms"
 
 
 def _runtime_provided() -> tuple[str, ...]:
@@ -144,21 +164,35 @@ def _code_files() -> list[tuple[Path, str]]:
 def run(ctx: Context) -> list[Row]:
     repeats = ctx.options.import_repeats or (1 if ctx.smoke else 7)
     modules = _handler_modules()
-    ctx.log(f"cold imports: seeds + {len(modules)} handlers, best of {repeats} fresh interpreters each")
-    baseline = _import_seconds([SEEDS_IMPORT], repeats)[0]
-    measured = {m: _import_seconds([f"import {m}", BOTO_STAGE], repeats) for m in modules}
-    ours = {m: v[0] for m, v in measured.items()}
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    ctx.log(f"cold imports: seeds + {len(modules)} handlers, best of {repeats} fresh interpreters each "
+            f"(round-robin; load avg {load:.2f})")
+    runs = {"seeds": [SEEDS_IMPORT], **{m: [f"import {m}", TRACER_STAGE, BOTO_STAGE] for m in modules}}
+    measured = _import_seconds(runs, repeats)
+    baseline = measured["seeds"][0]
+    ours = {m: measured[m][0] for m in modules}
     slowest = max(ours, key=ours.get)
-    with_boto = sum(measured[slowest])
-    listing = ", ".join(f"{m.rsplit('.', 1)[1]} {ours[m] * 1000:.0f}" for m in modules)
+    short = {m: m.rsplit(".", 1)[1] for m in modules}
+    over = [short[m] for m in modules if ours[m] * 1000 >= TARGET_MS]
+    listing = ", ".join(f"{short[m]} {ours[m] * 1000:.0f}" for m in modules)
+    verdict = (f"all {len(modules)} under {TARGET_MS:.0f} ms" if not over
+               else f"{len(over)} of {len(modules)} at/over {TARGET_MS:.0f} ms: {', '.join(over)}")
     rows = [
         Row("cold import, slowest handler (best of N)", baseline * 1000, ours[slowest] * 1000, "ms",
-            f"N={repeats}; seeds `{SEEDS_IMPORT}`; ours ms: {listing}; this host's Python {sys.version.split()[0]} "
+            f"N={repeats}; target {TARGET_MS:.0f} ms per handler: {verdict}; seeds `{SEEDS_IMPORT}`; ours ms: "
+            f"{listing}; load avg {load:.2f} at the start of the row; this host's Python {sys.version.split()[0]} "
             f"(Lambda: 3.12)", digits=0),
-        Row("cold import + boto3 client (first invocation)", baseline * 1000, with_boto * 1000, "ms",
-            f"ours = {slowest.rsplit('.', 1)[1]} + `import boto3` + one client, timed in the same interpreters "
-            "(wiring does this lazily, at the first invocation); the seeds' scripts need no AWS SDK", digits=0),
     ]
+    rows += [Row(f"cold import, {short[m]}", baseline * 1000, ours[m] * 1000, "ms",
+                 f"{_target_note(ours[m] * 1000)}; best of {repeats}, seeds in the same rounds", digits=0)
+             for m in modules]
+    tracer_s, boto_s = measured[slowest][1], measured[slowest][2]
+    rows.append(Row("cold import + first invocation's deferred loads", baseline * 1000,
+                    sum(measured[slowest]) * 1000, "ms",
+                    f"ours = {short[slowest]} {ours[slowest] * 1000:.0f} + Tracer built (X-Ray SDK) "
+                    f"{tracer_s * 1000:.0f} + `import boto3` + one client {boto_s * 1000:.0f}, timed in the same "
+                    "interpreters (the handlers do both at their first invocation, before and in the body); "
+                    "the seeds' scripts need neither", digits=0))
     exclude = _runtime_provided()
     seeds_deps = _dist_files(_closure(["requests"], exclude))
     ours_deps = _dist_files(_closure(_requirements_file(FUNCTIONS_DIR / "requirements.txt"), exclude))
