@@ -279,7 +279,8 @@ def evaluate_before(ctx: Context | None = None) -> tuple[dict[str, Any] | None, 
 
 
 def run(ctx: Context) -> list[Row]:
-    ctx.log(f"analysis quality: {len(corpus.CALLS)} scripted calls, engine before ({BEFORE_COMMIT}) and now")
+    ctx.log(f"analysis quality: {len(corpus.CALLS) + len(corpus.FRESH_CALLS)} scripted calls, engine before "
+            f"({BEFORE_COMMIT}) and now")
     before, how = evaluate_before(ctx)
     now = evaluate()
     b = before or {}
