@@ -20,7 +20,11 @@ class Line:
 
 _VTT_TIME = r"(?:(\d+):)?(\d{1,2}):(\d{2})[.,](\d{3})"
 _VTT_CUE = re.compile(rf"^\s*{_VTT_TIME}\s*-->\s*{_VTT_TIME}[^\n]*$", re.MULTILINE)
-_COMPACT = re.compile(r"^\s*\[(\d+(?:\.\d+)?)\s*-\s*(\d+(?:\.\d+)?)\]\s*(?:([^:\n]{1,40}):\s+)?(.+?)\s*$", re.MULTILINE)
+#: `[12.4-17.9] A: text` or the lean `[12] Agent: text` (start only: a turn ends where the next one starts)
+_COMPACT = re.compile(r"^\s*\[(\d+(?:\.\d+)?)(?:\s*-\s*(\d+(?:\.\d+)?))?\]\s*(?:([^:\n]{1,40}):\s+)?(.+?)\s*$",
+                      re.MULTILINE)
+#: the last start-only line's end: its words at an ordinary speaking rate (about 170 words per minute)
+SECONDS_PER_WORD = 0.35
 _VTT_VOICE = re.compile(r"^<v\s+([^>]+)>(.*)$")
 
 
@@ -52,8 +56,18 @@ def parse_vtt(text: str) -> list[Line]:
 
 
 def parse_compact(text: str) -> list[Line]:
-    return [Line(float(m.group(1)), float(m.group(2)), (m.group(3) or "").strip() or None, m.group(4))
-            for m in _COMPACT.finditer(text)]
+    matches = list(_COMPACT.finditer(text))
+    lines = []
+    for i, m in enumerate(matches):
+        start = float(m.group(1))
+        if m.group(2) is not None:
+            end = float(m.group(2))
+        elif i + 1 < len(matches):
+            end = max(start, float(matches[i + 1].group(1)))
+        else:
+            end = start + max(1.0, len(m.group(4).split()) * SECONDS_PER_WORD)
+        lines.append(Line(start, end, (m.group(3) or "").strip() or None, m.group(4)))
+    return lines
 
 
 def parse_transcript(text: str) -> list[Line]:

@@ -57,13 +57,21 @@ def _message_texts(request: dict[str, Any], transcript_text: str) -> str:
     return "\n".join(m["content"] for m in messages)
 
 
+def _rendering(tc: TranscribedCall, profile, fmt: str) -> str:
+    """What run_analysis sends: the VTT, or the compact rendering with the call's speaker roles."""
+    from call_analytics.compact import render_compact
+    from call_analytics.logic.conversation import call_roles
+
+    if fmt == "vtt":
+        return tc.vtt
+    return render_compact(tc.transcript, profile.transcription.channel_names, call_roles(tc.transcript, profile, None))
+
+
 def _our_requests(tc: TranscribedCall, profile) -> dict[str, dict[str, Any]]:
     from call_analytics.analyses.catalog import analyses_to_run, build_job
-    from call_analytics.compact import render_compact
     from call_analytics.transcript_facts import facts_for_validation
 
-    rendering = tc.vtt if profile.llm.transcript_format == "vtt" else render_compact(
-        tc.transcript, profile.transcription.channel_names)
+    rendering = _rendering(tc, profile, profile.llm.transcript_format)
     facts = facts_for_validation(tc.transcript)
     return {name: build_job(name, profile, rendering, facts).request for name in analyses_to_run(profile)}
 
@@ -71,13 +79,12 @@ def _our_requests(tc: TranscribedCall, profile) -> dict[str, dict[str, Any]]:
 def _phase_check(ctx: Context, tc: TranscribedCall, fmt: str) -> dict[str, Any]:
     from call_analytics.analyses.catalog import build_job
     from call_analytics.analyses.runner import run_job
-    from call_analytics.compact import render_compact
     from call_analytics.transcript_facts import facts_for_validation
 
     from samples.evaluate import phase_accuracy
 
     profile = profile_variant(transcript_format=fmt)
-    rendering = tc.vtt if fmt == "vtt" else render_compact(tc.transcript, profile.transcription.channel_names)
+    rendering = _rendering(tc, profile, fmt)
     job = build_job("phases", profile, rendering, facts_for_validation(tc.transcript))
     from local_assemblyai.gateway import count_tokens
 

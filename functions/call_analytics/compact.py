@@ -1,29 +1,31 @@
-"""The compact transcript rendering for the LLM (docs/architecture.md):
+"""The compact transcript rendering for the LLM (docs/architecture.md): one line per turn, its start second and
+its speaker's role, the transcript stated once.
 
-    Transcript (one line per utterance: [start-end seconds] speaker: text):
-    [12.4-17.9] A: Thanks for calling Northwind, this is Dana.
+    Transcript (one line per turn: [start second] speaker: text):
+    [12] Agent: Thanks for calling Northwind, this is Dana.
+    [18] Customer: Hi.
 
-Built from utterances; without them (no speaker labels) words are grouped into sentence-like lines.
-The analyses that do not place anything in time (sentiment, action items) get the same lines with
-whole-second times (`whole_seconds`): `[12-18] A: ...` (start rounded down, end up).
+A turn ends where the next one starts (the last one at the end of the audio), so end times are not repeated: the
+analyses that place things in time (phases) answer in whole seconds, which is the resolution the validators and
+readers use anyway. Built from utterances; without them (no speaker labels) words are grouped into sentence-like
+lines. The local server's offline analyzers parse these lines (local_assemblyai/transcript_parse.py), also the
+older `[12.4-17.9] A: ...` form.
 """
 
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from call_analytics.conversation.roles import RoleMap
 
-COMPACT_HEADER = "Transcript (one line per utterance: [start-end seconds] speaker: text):"
+COMPACT_HEADER = "Transcript (one line per turn: [start second] speaker: text):"
 UNKNOWN_SPEAKER = "Speaker"
 _SENTENCE_END = (".", "?", "!")
 _MAX_WORDS_PER_LINE = 40
 _PAUSE_MS = 1500
-_LINE_TIMES = re.compile(r"^\[(\d+(?:\.\d+)?)-(\d+(?:\.\d+)?)\] ", re.MULTILINE)
 
 
 def speaker_label(item: dict[str, Any], channel_names: dict[str, str] | None = None,
@@ -99,16 +101,7 @@ def _group_words(words: list[dict[str, Any]], label: Callable[[dict[str, Any]], 
 def render_compact(transcript: dict[str, Any], channel_names: dict[str, str] | None = None,
                    roles: RoleMap | None = None) -> str:
     body = "\n".join(
-        f"[{line['start']:.1f}-{line['end']:.1f}] {line['speaker']}: {line['text']}"
+        f"[{math.floor(line['start'])}] {line['speaker']}: {line['text']}"
         for line in transcript_lines(transcript, channel_names, roles)
     )
     return f"{COMPACT_HEADER}\n{body}\n"
-
-
-def whole_seconds(rendering: str) -> str:
-    """The compact rendering with whole-second times: `[12.4-17.9] A: …` -> `[12-18] A: …` (same header).
-
-    For analyses that need who said what, not when: about one token less per line. The local server's
-    offline analyzers parse these lines like any compact line (local_assemblyai/transcript_parse.py).
-    """
-    return _LINE_TIMES.sub(lambda m: f"[{math.floor(float(m[1]))}-{math.ceil(float(m[2]))}] ", rendering)

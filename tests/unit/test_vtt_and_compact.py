@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from call_analytics.compact import COMPACT_HEADER, render_compact, whole_seconds
+from call_analytics.compact import COMPACT_HEADER, render_compact
 from call_analytics.vtt import VttError, parse_vtt
 from unit_fakes import completed_transcript
 
@@ -49,27 +49,39 @@ def test_empty_vtt_has_no_cues():
 def test_compact_from_utterances():
     text = render_compact(completed_transcript(utterances=[(12.4, 17.94, "A", "Thanks for calling Northwind."),
                                                             (18.0, 20.0, "B", "Hi.")]))
-    assert text.splitlines() == [COMPACT_HEADER, "[12.4-17.9] A: Thanks for calling Northwind.", "[18.0-20.0] B: Hi."]
+    # start seconds only (a turn ends where the next starts), rounded down: the lean rendering (issue 13)
+    assert text.splitlines() == [COMPACT_HEADER, "[12] A: Thanks for calling Northwind.", "[18] B: Hi."]
 
 
 def test_compact_uses_channel_names_for_multichannel():
     transcript = {"utterances": [{"start": 0, "end": 1500, "speaker": None, "channel": "1", "text": "Hello."},
                                  {"start": 1600, "end": 2500, "speaker": None, "channel": "2", "text": "Hi."}]}
     lines = render_compact(transcript, {"1": "Agent"}).splitlines()[1:]
-    assert lines == ["[0.0-1.5] Agent: Hello.", "[1.6-2.5] Channel 2: Hi."]
+    assert lines == ["[0] Agent: Hello.", "[1] Channel 2: Hi."]
 
 
 def test_compact_groups_words_into_sentences_without_utterances():
     words = [{"text": t, "start": s, "end": s + 300, "speaker": None} for t, s in
              [("Hello", 0), ("there.", 400), ("How", 800), ("are", 1200), ("you?", 1600), ("Fine", 5000)]]
     lines = render_compact({"words": words, "utterances": None}).splitlines()[1:]
-    assert lines == ["[0.0-0.7] Speaker: Hello there.", "[0.8-1.9] Speaker: How are you?", "[5.0-5.3] Speaker: Fine"]
+    assert lines == ["[0] Speaker: Hello there.", "[0] Speaker: How are you?", "[5] Speaker: Fine"]
 
 
-def test_whole_seconds_rounds_start_down_and_end_up_and_keeps_the_rest():
-    text = render_compact(completed_transcript(utterances=[(0.04, 4.0, "A", "Hi [1.5-2.5] there."),
-                                                            (12.4, 17.94, "B", "Thanks."),
-                                                            (120.0, 125.3, "A", "Bye.")]))
-    assert whole_seconds(text).splitlines() == [COMPACT_HEADER, "[0-4] A: Hi [1.5-2.5] there.", "[12-18] B: Thanks.",
-                                                "[120-126] A: Bye."]
-    assert whole_seconds(whole_seconds(text)) == whole_seconds(text)
+def test_compact_labels_speakers_with_their_roles():
+    from call_analytics.conversation.roles import RoleMap
+
+    transcript = completed_transcript(utterances=[(0.5, 3.0, "A", "Hello?"), (3.2, 6.0, "B", "Thanks for calling."),
+                                                  (6.2, 8.0, "C", "Hi, supervisor here.")])
+    roles = RoleMap("heuristic", {"A": "customer", "B": "agent"})
+    assert render_compact(transcript, None, roles).splitlines()[1:] == [
+        "[0] Customer: Hello?", "[3] Agent: Thanks for calling.", "[6] C: Hi, supervisor here."]
+
+
+def test_the_local_server_reads_the_compact_rendering_back():
+    """The two products meet here: what functions/ renders, local_assemblyai parses (times, speakers, text)."""
+    from local_assemblyai.transcript_parse import parse_transcript
+
+    transcript = completed_transcript(utterances=[(0.5, 4.0, "A", "Thanks for calling."), (4.2, 9.0, "B", "Hi: me.")])
+    lines = parse_transcript(render_compact(transcript))
+    assert [(ln.start, ln.end, ln.speaker, ln.text) for ln in lines] == [
+        (0.0, 4.0, "A", "Thanks for calling."), (4.0, 5.0, "B", "Hi: me.")]

@@ -19,7 +19,6 @@ from call_analytics.analyses.sentiment import (
     validate_sentiment_data,
 )
 from call_analytics.analyses.validation import TranscriptFacts, Validation
-from call_analytics.compact import whole_seconds
 from call_analytics.errors import InvalidProfile
 from call_analytics.profiles.model import Profile
 
@@ -28,8 +27,6 @@ COMBINED = "combined"
 COMBINED_KEYS = {"phases": "phases", "sentiment": "answers", "action_items": "action_items", "checks": "checks"}
 #: the section holding the answers to the categories' yes/no questions (profiles/categories.py)
 CHECKS = "checks"
-#: analyses that place answers in time; the others get the compact rendering with whole-second times
-TIMED_ANALYSES = ("phases", COMBINED)
 
 
 @dataclass
@@ -68,26 +65,17 @@ def chat_request(profile: Profile, *, model: str | None, max_tokens: int, conten
     return request
 
 
-def rendering_for(name: str, transcript_format: str, rendering: str) -> str:
-    """The transcript as request `name` gets it: VTT as is; compact with its times to 0.1 s for the requests
-    that answer with times (phases, combined), with whole-second times for sentiment and action items."""
-    if transcript_format == "compact" and name not in TIMED_ANALYSES:
-        return whole_seconds(rendering)
-    return rendering
-
-
 def build_job(name: str, profile: Profile, rendering: str, facts: TranscriptFacts) -> AnalysisJob:
-    """The request for one Map item. `rendering`: the call's VTT or its compact rendering (0.1 s times),
-    as the profile's `llm.transcript_format` says; each request gets `rendering_for` it."""
-    fmt = profile.llm.transcript_format
-    rendering = rendering_for(name, fmt, rendering)
+    """The request for one Map item. `rendering`: the call's VTT or its compact rendering, as the profile's
+    `llm.transcript_format` says."""
+    fmt, style = profile.llm.transcript_format, profile.llm.prompt_style
     if name == COMBINED:
         return _combined_job(profile, rendering, facts)
     config = profile.analysis(name)
     checks: list[str] = []
     if name == "phases":
         phase_names = profile.phase_names()
-        content = prompts.phases_prompt(config, fmt, rendering)
+        content = prompts.phases_prompt(config, fmt, rendering, style)
         schema = schemas.phases_schema(phase_names)
 
         def validate(raw: str) -> dict[str, Validation]:
@@ -95,7 +83,7 @@ def build_job(name: str, profile: Profile, rendering: str, facts: TranscriptFact
     elif name == "sentiment":
         questions = [q.question for q in config.questions]
         checks = profile.check_questions() if profile.check_carrier() == "sentiment" else []
-        content = prompts.sentiment_prompt(config, fmt, rendering, checks=checks)
+        content = prompts.sentiment_prompt(config, fmt, rendering, checks=checks, style=style)
         schema = schemas.sentiment_schema(questions, checks=checks)
 
         def validate(raw: str) -> dict[str, Validation]:
@@ -108,7 +96,7 @@ def build_job(name: str, profile: Profile, rendering: str, facts: TranscriptFact
             return {"sentiment": validate_sentiment_data(data, questions, facts),
                     CHECKS: validate_checks_data(data, checks, facts)}
     elif name == "action_items":
-        content = prompts.action_items_prompt(config, fmt, rendering)
+        content = prompts.action_items_prompt(config, fmt, rendering, style)
         schema = schemas.action_items_schema()
 
         def validate(raw: str) -> dict[str, Validation]:
@@ -132,7 +120,7 @@ def _combined_job(profile: Profile, rendering: str, facts: TranscriptFacts) -> A
     checks = profile.check_questions()
     sections = [*enabled, CHECKS] if checks else list(enabled)
     content = prompts.combined_prompt(phases, sentiment, action_items, profile.llm.transcript_format, rendering,
-                                      checks=checks)
+                                      checks=checks, style=profile.llm.prompt_style)
     schema = schemas.combined_schema(phase_names, questions, action_items is not None, checks=checks)
 
     def validate(raw: str) -> dict[str, Validation]:

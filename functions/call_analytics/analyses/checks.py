@@ -8,8 +8,7 @@ from call_analytics.analyses.schemas import CHECK_ANSWERS
 from call_analytics.analyses.text_match import normalise, quote_in_text
 from call_analytics.analyses.validation import TranscriptFacts, Validation, as_text
 
-CHECKS_TASK = ('Answer each yes/no question about the call with "yes" or "no", and give a short verbatim quote '
-               'from the transcript that supports the answer ("" if nothing in the call does).')
+CHECKS_TASK = 'Answer each yes/no question "yes" or "no", with a short verbatim supporting quote ("" if none).'
 
 
 def checks_text(questions: list[str]) -> str:

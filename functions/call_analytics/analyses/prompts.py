@@ -26,7 +26,56 @@ def transcript_block(transcript_format: str, rendering: str) -> str:
     return f"{label}\n{rendering}".strip("\n") if label else rendering.strip("\n")
 
 
-def phases_task(config: PhasesAnalysis) -> str:
+def _lean_phases_task(config: PhasesAnalysis) -> str:
+    # the seed 000/001 instructions, said once and briefly (the schema carries names, times and summary)
+    return (f"Divide the phone call into these phases: {', '.join(config.phases)}. Give each phase its start and "
+            "end time (seconds) and a brief summary of what happened in it. Cover the whole call in chronological "
+            'order without overlaps; use "Other" for parts that fit no phase.')
+
+
+def _lean_questions_text(config: SentimentAnalysis) -> str:
+    """The seeds' `Question:` / `Context:` / `Answer Format:` blocks, each context and answer format stated once:
+    the profile's shared answer format above the questions (the seeds repeat it in every block), a context several
+    questions share as `Context N` that those questions name, a question's own format in its block."""
+    shared = config.answer_format
+    contexts: list[str] = []
+    for q in config.questions:
+        if q.context and q.context not in contexts:
+            contexts.append(q.context)
+    reused = {c for c in contexts if sum(q.context == c for q in config.questions) > 1}
+    numbered = {c: n for n, c in enumerate((c for c in contexts if c in reused), start=1)}
+    lines = []
+    if shared:
+        own = any(q.answer_format and q.answer_format != shared for q in config.questions)
+        lines.append(f"Answer Format ({'unless a question gives its own' if own else 'all questions'}): {shared}")
+    lines += [f"Context {n}: {c}" for c, n in numbered.items()]
+    for q in config.questions:
+        line = f"Question: {q.question}"
+        if q.context:
+            line += f" (Context {numbered[q.context]})" if q.context in numbered else f"\nContext: {q.context}"
+        if q.answer_format and q.answer_format != shared:
+            line += f"\nAnswer Format: {q.answer_format}"
+        lines.append(line)
+    return "\n".join(lines)
+
+
+LEAN_SENTIMENT_INTRO = "Answer each question accurately and concisely, as its context and format say."
+
+SENTIMENT_FORMAT = "Give each answer its reason and a short verbatim quote from the transcript that supports it."
+SENTIMENT_FORMAT_SHORT = "Each answer has its reason and a short supporting verbatim quote."
+
+
+def _lean_action_items_task(config: ActionItemsAnalysis) -> str:
+    guidelines = "\n".join(f"- {g}" for g in config.guidelines)
+    return _lines(
+        f"List the action items, following these guidelines:\n{guidelines}",
+        f"Each action item should follow this format: {config.answer_format}" if config.answer_format else "",
+        "Owner and due date only as stated in the transcript, else null.",
+    )
+
+
+# ---- the tutorials' own wording (llm.prompt_style "seeds": profile `seeds`, each request as the seeds send it) ----
+def _seeds_phases_task(config: PhasesAnalysis) -> str:
     return f"""Analyze the following transcript of a phone call conversation and divide it into the following phases:
 {', '.join(config.phases)}
 
@@ -39,7 +88,7 @@ that don't fit into the specified phases.
 List the phases in chronological order without overlaps."""
 
 
-def questions_text(config: SentimentAnalysis) -> str:
+def _seeds_questions_text(config: SentimentAnalysis) -> str:
     """The seeds' `Question:` / `Context:` / `Answer Format:` blocks; the profile's shared answer format is
     stated once above them (the seeds repeat it in every block), a question's own format stays in its block."""
     shared = config.answer_format
@@ -58,14 +107,11 @@ def questions_text(config: SentimentAnalysis) -> str:
     return "\n\n".join(blocks)
 
 
-SENTIMENT_INTRO = """You are an expert at analyzing call transcripts.
+SEEDS_SENTIMENT_INTRO = """You are an expert at analyzing call transcripts.
 Given the series of questions below, answer them accurately and concisely.
 When context or answer format is provided, use it to guide your answers."""
 
-SENTIMENT_FORMAT = "Give each answer its reason and a short verbatim quote from the transcript that supports it."
-
-
-def action_items_task(config: ActionItemsAnalysis) -> str:
+def _seeds_action_items_task(config: ActionItemsAnalysis) -> str:
     guidelines = "\n".join(f"- {g}" for g in config.guidelines)
     return _lines(
         f"Here are guidelines to follow:\n{guidelines}",
@@ -74,27 +120,53 @@ def action_items_task(config: ActionItemsAnalysis) -> str:
     )
 
 
-def phases_prompt(config: PhasesAnalysis, transcript_format: str, rendering: str) -> str:
+
+#: llm.prompt_style -> (phases task, questions, sentiment intro, action-item task): "lean" states each instruction
+#: once and briefly (issue 13: tokens), "seeds" keeps the tutorials' words
+STYLES = {
+    "lean": (_lean_phases_task, _lean_questions_text, LEAN_SENTIMENT_INTRO, _lean_action_items_task),
+    "seeds": (_seeds_phases_task, _seeds_questions_text, SEEDS_SENTIMENT_INTRO, _seeds_action_items_task),
+}
+
+
+def phases_task(config: PhasesAnalysis, style: str = "lean") -> str:
+    return STYLES[style][0](config)
+
+
+def questions_text(config: SentimentAnalysis, style: str = "lean") -> str:
+    return STYLES[style][1](config)
+
+
+def sentiment_intro(style: str = "lean") -> str:
+    return STYLES[style][2]
+
+
+def action_items_task(config: ActionItemsAnalysis, style: str = "lean") -> str:
+    return STYLES[style][3](config)
+
+
+def phases_prompt(config: PhasesAnalysis, transcript_format: str, rendering: str, style: str = "lean") -> str:
     return (
-        f"{_lines(phases_task(config), FORMAT_NOTES[transcript_format])}\n\n"
+        f"{_lines(phases_task(config, style), FORMAT_NOTES[transcript_format])}\n\n"
         f"{transcript_block(transcript_format, rendering)}"
     )
 
 
 def sentiment_prompt(config: SentimentAnalysis, transcript_format: str, rendering: str,
-                     checks: list[str] | None = None) -> str:
+                     checks: list[str] | None = None, style: str = "lean") -> str:
     # the compact rendering starts with its own "Transcript (...)" header line
     block = rendering.strip("\n") if transcript_format == "compact" else f"Transcript:\n{rendering.strip()}"
     extra = f'\n\nAlso, under the key "checks": {checks_text(checks)}' if checks else ""
     return (
-        f"{_lines(SENTIMENT_INTRO, FORMAT_NOTES[transcript_format])}\n\n{block}\n\n"
-        f"Questions:\n{questions_text(config)}\n\n{SENTIMENT_FORMAT}{extra}"
+        f"{_lines(sentiment_intro(style), FORMAT_NOTES[transcript_format])}\n\n{block}\n\n"
+        f"Questions:\n{questions_text(config, style)}\n\n{SENTIMENT_FORMAT}{extra}"
     )
 
 
-def action_items_prompt(config: ActionItemsAnalysis, transcript_format: str, rendering: str) -> str:
+def action_items_prompt(config: ActionItemsAnalysis, transcript_format: str, rendering: str,
+                        style: str = "lean") -> str:
     return (
-        f"{_lines(action_items_task(config), FORMAT_NOTES[transcript_format])}\n\n"
+        f"{_lines(action_items_task(config, style), FORMAT_NOTES[transcript_format])}\n\n"
         f"{transcript_block(transcript_format, rendering)}"
     )
 
@@ -106,28 +178,26 @@ def combined_prompt(
     transcript_format: str,
     rendering: str,
     checks: list[str] | None = None,
+    style: str = "lean",
 ) -> str:
     parts = [
-        _lines("Complete every task below for the phone call transcript at the end. "
-               "Answer with one JSON object, each task's answer under its key.",
-               FORMAT_NOTES[transcript_format])
+        _lines("Do every task below for the phone call transcript at the end, in one JSON object with each task's "
+               "answer under its key.", FORMAT_NOTES[transcript_format])
     ]
     number = 0
     if phases:
         number += 1
-        parts.append(f'Task {number} (key "phases"):\n{phases_task(phases)}')
+        parts.append(f'Task {number} (key "phases"): {phases_task(phases, style)}')
     if sentiment:
         number += 1
-        parts.append(
-            f'Task {number} (key "answers"):\n{SENTIMENT_INTRO}\n\n'
-            f"Questions:\n{questions_text(sentiment)}\n\n{SENTIMENT_FORMAT}"
-        )
+        parts.append(f'Task {number} (key "answers"): {sentiment_intro(style)} {SENTIMENT_FORMAT_SHORT}\n'
+                     f"{questions_text(sentiment, style)}")
     if action_items:
         number += 1
-        parts.append(f'Task {number} (key "action_items"):\n{action_items_task(action_items)}')
+        parts.append(f'Task {number} (key "action_items"): {action_items_task(action_items, style)}')
     if checks:
         number += 1
-        parts.append(f'Task {number} (key "checks"):\n{checks_text(checks)}')
+        parts.append(f'Task {number} (key "checks"): {checks_text(checks)}')
     parts.append(transcript_block(transcript_format, rendering))
     return "\n\n".join(parts)
 

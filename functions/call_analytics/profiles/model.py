@@ -194,6 +194,8 @@ class LlmOptions(_Strict):
     fallback_models: FallbackModels = Field(default_factory=list)
     temperature: float | None = Field(0.0, ge=0, le=2)
     transcript_format: Literal["vtt", "compact"] = "compact"
+    #: "lean": each instruction once and briefly; "seeds": the AssemblyAI tutorials' own wording (profile `seeds`)
+    prompt_style: Literal["lean", "seeds"] = "lean"
     mode: Literal["separate", "combined"] = "separate"
     combined_max_tokens: int = Field(4000, ge=1, le=64000)
     repair_attempts: int = Field(1, ge=0, le=3)
