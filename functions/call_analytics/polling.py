@@ -10,8 +10,9 @@ So promptness never depends on the estimate:
   processing time (or POLL_INITIAL_SECONDS) after it is done;
 * after the window (a slow day, or a long recording) they grow by LATE_BACKOFF, so a slow job costs few polls;
 * every wait is capped at POLL_MAX_SECONDS;
-* the estimate is only a soft cap: when POLL_INITIAL_SECONDS + duration x POLL_EXPECTED_RTF (the expected queue +
-  processing time) falls inside the next wait, the poll comes then instead. It can make a poll earlier, never later.
+* the estimate adds at most one poll: when POLL_INITIAL_SECONDS + duration x POLL_EXPECTED_RTF (the expected
+  queue + processing time) falls before the next scheduled poll, a poll comes then too. The schedule's own times do
+  not move, so a wrong estimate (10x either way) costs one poll and never a later notice.
 """
 
 from __future__ import annotations
@@ -40,17 +41,35 @@ class PollPolicy:
                    expected_rtf=settings.POLL_EXPECTED_RTF)  # type: ignore[attr-defined]
 
 
+def base_poll_times(policy: PollPolicy, until: float) -> list[float]:
+    """The schedule's poll times (seconds after submitting) up to the first one past `until`: POLL_INITIAL_SECONDS
+    apart at first, growing by POLL_BACKOFF inside the prompt window and by LATE_BACKOFF after it, every gap at
+    most POLL_MAX_SECONDS."""
+    floor = max(1, policy.initial_seconds)
+    times = [float(min(floor, policy.max_seconds))]
+    while times[-1] <= until:
+        elapsed = times[-1]
+        growth = policy.backoff if elapsed < PROMPT_WINDOW_SECONDS else max(policy.backoff, LATE_BACKOFF)
+        gap = max(floor, math.ceil(round((growth - 1) * elapsed, 6)))  # round: 0.3 x 40 is 12, not 13
+        times.append(elapsed + min(gap, max(1, policy.max_seconds)))
+    return times
+
+
 def poll_wait_seconds(elapsed: float, policy: PollPolicy, *, estimated_duration: float | None = None) -> int:
-    """Seconds to wait before the next poll, `elapsed` seconds after the job was submitted (0 = the first wait)."""
+    """Seconds to wait before the next poll, `elapsed` seconds after the job was submitted (0 = the first wait).
+
+    The next poll is the schedule's next time (base_poll_times), or the estimate's expected completion if that
+    comes first. The schedule's times do not move: a poll made early for the estimate (a header that lies) costs
+    one poll and shifts nothing after it. A poll that arrives a little late (Lambda and API latencies) counts for
+    the schedule time it was meant for."""
     floor = max(1, policy.initial_seconds)
     if elapsed <= 0:
         return min(floor, policy.max_seconds)
-    growth = policy.backoff if elapsed < PROMPT_WINDOW_SECONDS else max(policy.backoff, LATE_BACKOFF)
-    wait = max(floor, math.ceil(round((growth - 1) * elapsed, 6)))  # round: 0.3 x 40 is 12, not 13
-    wait = min(wait, max(1, policy.max_seconds))
+    slack = floor / 2  # closer than this to a schedule time: that time is this poll's
+    nxt = next(t for t in base_poll_times(policy, elapsed + slack) if t > elapsed + slack)
+    wait = max(1.0, nxt - elapsed)
     if estimated_duration and estimated_duration > 0 and policy.expected_rtf > 0:
         expected = floor + estimated_duration * policy.expected_rtf  # + a queue allowance
-        if elapsed < expected < elapsed + wait:  # soft cap: be there when it is expected to be done
-            wait = max(floor, math.ceil(expected - elapsed))
-            wait = min(wait, max(1, policy.max_seconds))
-    return int(wait)
+        if elapsed + slack < expected < elapsed + wait:  # be there when it is expected to be done
+            wait = expected - elapsed
+    return int(min(max(1, policy.max_seconds), max(1, math.ceil(round(wait, 6)))))

@@ -10,7 +10,7 @@ import pytest
 from call_analytics.audio_probe import estimate_duration
 from call_analytics.logic.check_transcript import check_transcript, first_wait_seconds
 from call_analytics.models import CallState, PollState
-from call_analytics.polling import PROMPT_WINDOW_SECONDS, PollPolicy, poll_wait_seconds
+from call_analytics.polling import PROMPT_WINDOW_SECONDS, PollPolicy, base_poll_times, poll_wait_seconds
 from call_analytics.settings import CheckTranscriptSettings, SubmitTranscriptionSettings
 
 DEFAULTS = CheckTranscriptSettings(CALLS_TABLE="t", ASSEMBLYAI_SECRET_ARN="s")
@@ -88,14 +88,26 @@ def test_an_estimate_only_brings_a_poll_forward():
     assert schedule(3 + 0.3 * 600, None)[1] == 222
 
 
-def test_waits_grow_with_the_elapsed_time_and_are_capped():
+def test_the_schedule_grows_inside_the_prompt_window_then_triples_and_is_capped():
+    # 5 s apart at first, then 30 % of the elapsed time, after the prompt window the poll times triple
+    assert base_poll_times(POLICY, 500) == [5, 10, 15, 20, 26, 34, 45, 135, 405, 1215]
+    assert PROMPT_WINDOW_SECONDS == 45
     assert poll_wait_seconds(0, POLICY) == 5 and poll_wait_seconds(10, POLICY) == 5  # the floor
-    assert poll_wait_seconds(40, POLICY) == 12  # 30 % of the elapsed time inside the prompt window
-    assert poll_wait_seconds(PROMPT_WINDOW_SECONDS, POLICY) == 90  # after it the poll times triple
-    assert poll_wait_seconds(3 * 3600, POLICY) == POLICY.max_seconds == 900
+    assert poll_wait_seconds(34, POLICY) == 11 and poll_wait_seconds(45, POLICY) == 90
+    assert poll_wait_seconds(1215, POLICY) == POLICY.max_seconds == 900  # then every 15 minutes
     capped = PollPolicy(initial_seconds=3, backoff=2, max_seconds=30)
-    assert poll_wait_seconds(0, capped) == 3 and poll_wait_seconds(20, capped) == 20
-    assert poll_wait_seconds(25, capped) == 25 and poll_wait_seconds(1000, capped) == 30
+    assert base_poll_times(capped, 100)[:6] == [3, 6, 12, 24, 48, 78]
+    assert poll_wait_seconds(0, capped) == 3 and poll_wait_seconds(24, capped) == 24
+    assert poll_wait_seconds(1008, capped) == 30  # 78 + 30 k: capped at POLL_MAX_SECONDS
+
+
+def test_a_late_poll_counts_for_its_schedule_time_and_the_schedule_does_not_move():
+    # Lambda and API latencies: a poll 0.9 s after its time 20 waits for 26, not for 20 + 30 %
+    assert poll_wait_seconds(20.9, POLICY) == 6
+    # a poll made early for an estimate (38 s: between 34 and 45) goes back to the schedule: 45, then 135
+    assert poll_wait_seconds(34, POLICY, estimated_duration=110) == 4  # expected at 5 + 110 x 0.3 = 38
+    assert poll_wait_seconds(38, POLICY, estimated_duration=110) == 7
+    assert poll_wait_seconds(45, POLICY, estimated_duration=110) == 90
 
 
 def test_check_transcript_waits_from_the_time_since_submitting():
@@ -114,5 +126,6 @@ def test_check_transcript_waits_from_the_time_since_submitting():
         "poll": PollState(status="processing", wait_seconds=5, polls=5, started_at=EPOCH.isoformat()).model_dump()})
     poll = check_transcript(state, settings=DEFAULTS, aai=ProcessingDouble(), calls=NullCallsDouble(),
                             now=lambda: EPOCH + timedelta(seconds=40))
-    # THEN the next wait is 30 % of those 40 s, not POLL_INITIAL_SECONDS x POLL_BACKOFF^polls nor the estimate
-    assert (poll.status, poll.polls, poll.wait_seconds) == ("processing", 6, 12)
+    # THEN the next poll is the schedule's next time (45 s), not POLL_INITIAL_SECONDS x POLL_BACKOFF^polls nor the
+    # estimate
+    assert (poll.status, poll.polls, poll.wait_seconds) == ("processing", 6, 5)
