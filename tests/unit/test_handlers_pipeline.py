@@ -90,7 +90,8 @@ def test_check_wait_grows_with_the_time_since_submitting_and_is_capped(aws, call
     poll = handler("check_transcript")(state(poll={**state()["poll"], "polls": 1, "started_at": since}),
                                        lambda_context)
     assert 20 <= poll["wait_seconds"] <= 22  # not 5 x 2^polls
-    since = (frozen_clock - timedelta(seconds=600)).isoformat()
+    # the schedule's times: 5, 10, 20, 40, 80, then every 60 s (capped) from 140: 620 is one
+    since = (frozen_clock - timedelta(seconds=620)).isoformat()
     poll = handler("check_transcript")(state(poll={**state()["poll"], "polls": 1, "started_at": since}),
                                        lambda_context)
     assert poll["wait_seconds"] == 60
