@@ -196,3 +196,13 @@ def test_004_streaming_summary_per_turn(seeds_available, seed_server, seed_sampl
 def test_swaps_fail_loudly_when_the_tutorial_changes():
     with pytest.raises(ValueError, match="no longer contains"):
         swap("print('hi')", {"./my-audio.mp3": "/tmp/x.mp3"})
+
+
+def test_the_vendored_tutorials_are_the_shared_ones():
+    """tests/seeds/tutorials is a copy of ../shared/seeds (where a checkout has it): the tests run what users read."""
+    from .extract import SHARED_DIR, VENDORED_DIR
+
+    vendored = {p.name: p.read_bytes() for p in VENDORED_DIR.glob("*.txt")}
+    assert len(vendored) == 5  # 000 to 004
+    if SHARED_DIR.is_dir():
+        assert vendored == {p.name: p.read_bytes() for p in SHARED_DIR.glob("*.txt")}
