@@ -18,7 +18,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from call_analytics.errors import InvalidRecording
-from call_analytics.logic.common import iso, utc_now
+from call_analytics.logic.common import utc_now
 from call_analytics.models import CallStatus
 from call_analytics.observability import MetricUnit, logger, metrics
 
@@ -76,7 +76,7 @@ class LiveInsightMessage(BaseModel):
 def store_live_insight(message: LiveInsightMessage, *, calls: Any,
                        now: Callable[[], datetime] = utc_now) -> bool:
     """True when stored now, False for a duplicate."""
-    at = iso(now())
+    at = now().isoformat(timespec="milliseconds")  # ms: the insight's latency from its final turn is read off it
     created = calls.create_call(message.call_id, status=CallStatus.LIVE, detail="live session (edge client)",
                                 agent_id=message.agent_id, live_session_id=message.session_id, source="edge-client",
                                 live_started_at=at)
