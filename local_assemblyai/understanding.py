@@ -13,10 +13,10 @@
 from __future__ import annotations
 
 import re
-import threading
 from typing import Any
 
 from . import rendering
+from .analyzers.sentiment import _vader_analyzer
 
 _AGENT_CUES = re.compile(
     r"\b(thanks? (you )?for calling|how (can|may) i (help|assist)|\w+ speaking\b|customer (care|service|support)|"
@@ -24,24 +24,10 @@ _AGENT_CUES = re.compile(
 _SELF_NAME = re.compile(r"\b(?:this is|my name is|i am|i'm)\s+([A-Z][a-z]+)")
 OPENING_TURNS = 12
 
-_vader = None
-_vader_lock = threading.Lock()
-
-
-def _analyzer():
-    global _vader
-    with _vader_lock:
-        if _vader is None:
-            from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
-
-            _vader = SentimentIntensityAnalyzer()
-    return _vader
-
-
 def sentence_sentiments(words: list[dict[str, Any]]) -> list[dict[str, Any]]:
     results = []
     for sentence in rendering.sentences(words):
-        scores = _analyzer().polarity_scores(sentence["text"])
+        scores = _vader_analyzer().polarity_scores(sentence["text"])
         compound = scores["compound"]
         label = "POSITIVE" if compound >= 0.05 else "NEGATIVE" if compound <= -0.05 else "NEUTRAL"
         confidence = scores["pos"] if label == "POSITIVE" else scores["neg"] if label == "NEGATIVE" else scores["neu"]
