@@ -40,7 +40,10 @@ _PHASE_LIST = re.compile(r"\bphases?\b[^:\n]{0,60}:\s*\n?\s*([^\n]+)", re.IGNORE
 _ACTION_ASK = re.compile(r"\baction[\s-]+items?\b|\bto-?dos?\b|\bnext\s+steps\b|\bfollow[\s-]?ups\b|\btasks\b"
                          r"[^.\n]{0,40}\b(?:assigned|agreed|committed)\b", re.IGNORECASE)
 _SUMMARY_ASK = re.compile(r"\bsummar(?:y|ise|ize|ies)\b|\brecap\b|\btl;?dr\b|\bmain\s+take[\s-]?aways?\b|"
-                          r"\bkey\s+(?:points|takeaways)\b|\bgist\b|\boverview\b", re.IGNORECASE)
+                          r"\bkey\s+(?:points|takeaways)\b|\bgist\b|\boverview\b|"
+                          # "say what the speaker wants or reports in this turn" (the edge client's default prompt)
+                          r"\b(?:say|state|describe|tell|explain)\b[^.\n]{0,40}\bwhat\b[^.\n]{0,40}"
+                          r"\b(?:wants?|reports?|says?|said|asks?|needs?|means?)\b", re.IGNORECASE)
 _FORMAT = re.compile(r"\b(?:following\s+format|answer\s+format|format(?:ted)?\s+(?:as|in|like)|should\s+follow\s+this"
                      r"\s+format|response\s+format)\s*:?\s*(.+)$", re.IGNORECASE | re.MULTILINE)
 _Q_BLOCK = re.compile(r"(?im)^\s*(?:\d+[.)]\s*)?Question\s*\d*\s*:\s*(.+)$")

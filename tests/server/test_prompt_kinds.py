@@ -188,6 +188,16 @@ def test_turn_summary_is_not_the_turn_echoed(analyzer):
     assert summarize_turn("Thanks, bye.") == "The speaker says goodbye and thanks the other person."
 
 
+def test_the_edge_clients_own_default_prompt_gets_a_turn_summary(analyzer):
+    from edge_client.settings import DEFAULT_PROMPT
+
+    turn = "I was charged twice this month and I would like a refund."
+    content = DEFAULT_PROMPT.replace("{{turn}}", turn)
+    assert classify(content).kind == "summary"
+    out = analyzer.answer(AnalysisInput(messages=[{"role": "user", "content": content}]), turn_text=turn)
+    assert not out.startswith(LABEL) and out != turn and "refund" in out
+
+
 def test_unrecognised_prompts_keep_the_labelled_extractive_fallback(analyzer):
     out = ask(analyzer, "Rewrite the following as a haiku.\n\n" + compact())
     assert out.startswith(LABEL)
