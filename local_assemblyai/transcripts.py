@@ -22,13 +22,13 @@ from typing import Any
 import aiohttp
 
 from . import rendering
-from .understanding import apply_understanding, sentence_sentiments
 from .audio import AudioError
 from .config import ServerConfig
 from .faults import FaultPlan
 from .models import ModelUnavailable
 from .stats import Stats
 from .stt import SpeechEngine, TranscribeOptions
+from .understanding import apply_understanding, sentence_sentiments
 
 log = logging.getLogger("local_assemblyai.jobs")
 
