@@ -144,5 +144,7 @@ def evaluate_call_categories(call_id: str, items: list[dict[str, Any]], *, setti
         from call_analytics.conversation.metrics import conversation_metrics
 
         metrics_result = conversation_metrics(transcript, roles, profile.metrics)
+    # a retried finalize stores the same result again but counts the matches once (CategoryMatched)
     return store_categories(transcript, profile, roles, metrics_result, check_answers(items), store=store,
-                            calls=calls, bucket=bucket, prefix=prefix, call_id=call_id)
+                            calls=calls, bucket=bucket, prefix=prefix, call_id=call_id,
+                            count=not record.get("completion_notified"))
