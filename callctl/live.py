@@ -14,18 +14,15 @@ import os
 import subprocess
 import sys
 import time
-import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 from rich.console import Console
 
 from callctl.target import CallctlError, Target, use_functions_package
+from edge_client.client import new_call_id  # the edge client's own call-id format
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-#: a live call's id, as the edge client makes one (edge_client/client.py new_call_id)
-CALL_ID_FORMAT = "edge-{:%Y%m%dT%H%M%SZ}-{}"
 
 
 @dataclass
@@ -33,10 +30,6 @@ class LiveRun:
     call_id: str
     exit_code: int
     output: str | None  # the edge client's console output when captured (quiet), else it went to the terminal
-
-
-def new_call_id() -> str:
-    return CALL_ID_FORMAT.format(datetime.now(UTC), uuid.uuid4().hex[:8])
 
 
 def streaming_url(target: Target) -> str | None:

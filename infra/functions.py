@@ -18,7 +18,7 @@ from constructs import Construct
 from infra.config import LOG_RETENTION_DAYS, StackConfig
 from infra.layer import lambda_runtime
 from infra.live import STORE_LIVE_INSIGHT_TIMEOUT_SECONDS, LiveInsights
-from infra.nag import acknowledge, nag_arn
+from infra.nag import acknowledge, logical_id, nag_arn
 from infra.names import (
     FUNCTIONS_DIR,
     HANDLER_ENV,
@@ -250,7 +250,7 @@ class Functions(Construct):
         bucket = self._storage.bucket
         for pattern in key_patterns:
             bucket.grant_read(fn, pattern)
-            _ack_iam5(fn, f"Resource::<{_logical_id(bucket)}.Arn>/{pattern}",
+            _ack_iam5(fn, f"Resource::<{logical_id(bucket)}.Arn>/{pattern}",
                       f"Objects under the {pattern!r} key prefix of the recordings bucket only.")
         for action in ("s3:GetObject*", "s3:GetBucket*", "s3:List*"):
             _ack_iam5(fn, f"Action::{action}",
@@ -261,14 +261,14 @@ class Functions(Construct):
         bucket = self._storage.bucket
         for pattern in key_patterns:
             bucket.grant_put(fn, pattern)
-            _ack_iam5(fn, f"Resource::<{_logical_id(bucket)}.Arn>/{pattern}",
+            _ack_iam5(fn, f"Resource::<{logical_id(bucket)}.Arn>/{pattern}",
                       f"Writes only under the {pattern!r} key prefix (results/<call_id>/...).")
         _ack_iam5(fn, "Action::s3:Abort*", "grant_put: abort its own multipart uploads (no delete rights).")
 
     def _use_calls_table(self, fn: lambda_.Function) -> None:
         table = self._storage.calls_table
         table.grant_read_write_data(fn)
-        _ack_iam5(fn, f"Resource::<{_logical_id(table)}.Arn>/index/*",
+        _ack_iam5(fn, f"Resource::<{logical_id(table)}.Arn>/index/*",
                   "Queries on this table's own GSIs (by_status); no other table.")
 
     def _use_limits(self, fn: lambda_.Function, key_pattern: str, *actions: str) -> None:
@@ -308,7 +308,7 @@ class Functions(Construct):
         state_machine.grant_start_execution(self.start_call)
         self.dead_letters.add_environment("STATE_MACHINE_ARN", state_machine.state_machine_arn)
         state_machine.grant_execution(self.dead_letters, "states:DescribeExecution")
-        machine_name = f'{{"Fn::Select":[6,{{"Fn::Split":[":",{{"Ref":"{_logical_id(state_machine)}"}}]}}]}}'
+        machine_name = f'{{"Fn::Select":[6,{{"Fn::Split":[":",{{"Ref":"{logical_id(state_machine)}"}}]}}]}}'
         _ack_iam5(self.dead_letters,
                   f"Resource::{nag_arn(Stack.of(self), 'states', f'execution:{machine_name}:*')}",
                   "grant_execution: DescribeExecution on the executions of this one state machine (execution names "
@@ -364,10 +364,6 @@ def _app_log_level(level: str) -> lambda_.ApplicationLogLevel:
     # Lambda's JSON log filter must let through what Powertools emits at POWERTOOLS_LOG_LEVEL
     return {"DEBUG": lambda_.ApplicationLogLevel.DEBUG, "INFO": lambda_.ApplicationLogLevel.INFO,
             "WARNING": lambda_.ApplicationLogLevel.WARN, "ERROR": lambda_.ApplicationLogLevel.ERROR}[level]
-
-
-def _logical_id(construct: Construct) -> str:
-    return Stack.of(construct).resolve(construct.node.default_child.logical_id)  # type: ignore[union-attr]
 
 
 def _ack_iam5(fn: lambda_.Function, finding: str, reason: str) -> None:

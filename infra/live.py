@@ -15,7 +15,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.config import StackConfig
-from infra.nag import acknowledge
+from infra.nag import acknowledge, logical_id
 
 #: store_live_insight's timeout; the queue hides a message 6x as long (AWS's advice for SQS event sources)
 STORE_LIVE_INSIGHT_TIMEOUT_SECONDS = 30
@@ -68,13 +68,8 @@ class LiveInsights(Construct):
                                     resources=[bucket.arn_for_objects(recordings)]),
             ],
         )
-        acknowledge(self.edge_client_policy, f"AwsSolutions-IAM5[Resource::<{_bucket_logical_id(bucket)}.Arn>/"
+        acknowledge(self.edge_client_policy, f"AwsSolutions-IAM5[Resource::<{logical_id(bucket)}.Arn>/"
                     f"{recordings}]",
                     "Edge clients upload recordings under the recordings prefix (keys are agent/date/call id, "
                     "unknown in advance); PutObject only: no read, list or delete.")
 
-
-def _bucket_logical_id(bucket: s3.IBucket) -> str:
-    from aws_cdk import Stack
-
-    return Stack.of(bucket).resolve(bucket.node.default_child.logical_id)  # type: ignore[union-attr]

@@ -25,3 +25,8 @@ def nag_arn(stack: Stack, service: str, resource: str) -> str:
 
     return (f"arn:{part(stack.partition, 'Partition')}:{service}:{part(stack.region, 'Region')}:"
             f"{part(stack.account, 'AccountId')}:{resource}")
+
+
+def logical_id(construct: IConstruct) -> str:
+    """The CloudFormation logical id of a construct's resource, as cdk-nag names it in a finding."""
+    return Stack.of(construct).resolve(construct.node.default_child.logical_id)  # type: ignore[union-attr]

@@ -11,6 +11,8 @@ if TYPE_CHECKING:  # profiles build pydantic models: only the handlers that need
     from call_analytics.profiles.model import Profile
 
 MAX_REASON_CHARS = 1000
+#: DynamoDB items hold a result inline below this size; above it only in S3 (the item limit is 400 KB)
+INLINE_LIMIT_BYTES = 100_000
 
 
 def utc_now() -> datetime:

@@ -15,7 +15,7 @@ from typing import Any
 from call_analytics.conversation.categories import CallFacts, evaluate_categories
 from call_analytics.conversation.metrics import conversation_metrics, words_of
 from call_analytics.conversation.roles import ROLE_OVERRIDE_FIELD, RoleMap, assign_roles
-from call_analytics.logic.common import result_key
+from call_analytics.logic.common import INLINE_LIMIT_BYTES, result_key
 from call_analytics.observability import MetricUnit, metrics
 from call_analytics.profiles.model import Profile
 from call_analytics.transcript_facts import effective_duration
@@ -25,7 +25,6 @@ CATEGORIES_ITEM = "categories"
 CHECKS_ITEM = "checks"
 #: analysis items computed from the transcript, not answered by the LLM
 COMPUTED_ITEMS = (METRICS_ITEM, CATEGORIES_ITEM)
-INLINE_LIMIT_BYTES = 100_000
 
 
 def call_roles(transcript: dict[str, Any], profile: Profile, record: dict[str, Any] | None) -> RoleMap:

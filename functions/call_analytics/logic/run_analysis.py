@@ -26,7 +26,7 @@ from call_analytics.analyses.runner import Attempt, JobOutcome, run_job, usage_o
 from call_analytics.compact import render_compact
 from call_analytics.conversation.roles import RoleMap
 from call_analytics.errors import AnalysisBudgetExhausted, PermanentError, ThrottledError, TransientError
-from call_analytics.logic.common import load_call_profile, result_key, utc_now
+from call_analytics.logic.common import INLINE_LIMIT_BYTES, load_call_profile, result_key, utc_now
 from call_analytics.logic.conversation import call_roles, stored_roles
 from call_analytics.models import AnalysisRef, AnalysisTask, AnalysisThrottled, ThrottleState
 from call_analytics.observability import MetricUnit, logger, metrics
@@ -36,8 +36,6 @@ from call_analytics.profiles.model import Profile
 from call_analytics.settings import RunAnalysisSettings
 from call_analytics.transcript_facts import facts_for_validation
 
-#: DynamoDB items hold the result inline below this size; above it only in S3 (item limit is 400 KB)
-INLINE_LIMIT_BYTES = 100_000
 #: waits for quota get up to this many seconds of random spread, so the waiting items do not all return at once
 QUOTA_WAIT_JITTER_SECONDS = 10
 
